@@ -1,0 +1,67 @@
+"""The FastAPI application factory: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from ..engine import TurnEngine
+from ..settings import Settings
+from ..store import Store, init_db, make_engine
+from . import routes_chat, routes_conversations, routes_health
+from .deps import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
+    """The API. Models load at start-up unless a ready `engine` is given (tests)."""
+    store = engine.store if engine is not None else Store(make_engine(settings.db_url))
+    services = Services(settings=settings, store=store, engine=engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        init_db(services.store.engine)
+        if services.engine is None:
+            from ..runtime import build_engine, load_models
+
+            models = load_models(settings, services.store)
+            services.engine = build_engine(settings, services.store, models)
+        m = services.engine.models
+        services.versions = {"intents": m.intent.version, "sentiment": m.sentiment.version}
+        yield
+
+    app = FastAPI(
+        title="cs-assistant",
+        version="0.1.0",
+        summary="Customer-service chat assistant: intents, retrieval, replies, stored turns.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type"],
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    app.include_router(routes_health.router)
+    app.include_router(routes_chat.router)
+    app.include_router(routes_conversations.router)
+    return app

@@ -1,0 +1,281 @@
+"""One customer turn: analyse, retrieve, decide, compose, store — then reply.
+
+The engine holds no state between requests: the conversation lives in SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from intents.entities import extract_entities, slots_from_entities
+
+from .catalog import Catalog
+from .generators import Candidate, Generator, Reply, ReplyRequest
+from .policy import OUT_OF_SCOPE, Decision, Thresholds, TurnFacts, decide, is_strongly_negative
+from .redact import redact
+from .store import BotTurn, ConversationState, CustomerTurn, Store
+
+log = logging.getLogger(__name__)
+
+
+class PredictionLike(Protocol):
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]
+    out_of_scope: bool
+
+
+class ClassifierLike(Protocol):
+    @property
+    def version(self) -> str: ...
+
+    def predict(self, texts: Sequence[str], top_k: int = 3) -> Sequence[PredictionLike]: ...
+
+
+class HitLike(Protocol):
+    id: int
+    score: float
+    answer: str
+    intent: str | None
+
+
+class KnowledgeLike(Protocol):
+    def __len__(self) -> int: ...
+
+    def search(self, query: str, k: int = 5, intent: str | None = None) -> Sequence[HitLike]: ...
+
+
+@dataclass
+class Models:
+    """What the engine runs on each turn; swapped as a whole when a model is promoted."""
+
+    intent: ClassifierLike
+    sentiment: ClassifierLike
+    knowledge: KnowledgeLike
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    conversation_id: str
+    reply: str
+    action: str
+    intent: str
+    confidence: float
+    sentiment: str
+    sentiment_score: float
+    sources: list[dict[str, Any]]
+    turn_id: int
+    reply_turn_id: int | None
+    status: str
+    reason: str
+    quick_replies: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def api_view(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "reply": self.reply,
+            "action": self.action,
+            "intent": {"name": self.intent, "confidence": round(self.confidence, 4)},
+            "sentiment": {"label": self.sentiment, "score": round(self.sentiment_score, 4)},
+            "sources": self.sources,
+            "turn_id": self.turn_id,
+            "quick_replies": self.quick_replies,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+class TurnEngine:
+    def __init__(
+        self,
+        store: Store,
+        models: Models,
+        generator: Generator,
+        catalog: Catalog,
+        thresholds: Thresholds,
+        retrieval_k: int = 5,
+    ) -> None:
+        self.store = store
+        self.models = models
+        self.generator = generator
+        self.catalog = catalog
+        self.thresholds = thresholds
+        self.retrieval_k = retrieval_k
+
+    def handle(self, conversation_id: str | None, message: str) -> TurnResult:
+        """Run one customer turn and commit it before returning the reply.
+
+        Raises `UnknownConversation` for an id that is not in the database.
+        """
+        clock = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = round((now - clock) * 1000, 2)
+            clock = now
+
+        state = (
+            self.store.conversation_state(conversation_id)
+            if conversation_id is not None
+            else ConversationState("", "bot", {}, {}, [])
+        )
+        models = self.models  # one consistent set for the whole turn, even during a swap
+        intent_pred = models.intent.predict([message], top_k=3)[0]
+        sentiment_pred = models.sentiment.predict([message], top_k=3)[0]
+        lap("classify")
+        entities = extract_entities(message)
+        new_slots = slots_from_entities(entities)
+        slots = {**state.slots, **new_slots}
+
+        forced = self.catalog.by_title(message)
+        intent = forced or intent_pred.label
+        confidence = 1.0 if forced else float(intent_pred.confidence)
+        top = [(lbl, p) for lbl, p in intent_pred.top if lbl != intent]
+        runner_up = None if forced or not top else (top[0][0], float(top[0][1]))
+
+        pending = state.state.get("pending_intent")
+        resuming = bool(pending and set(new_slots))
+        search_intent = pending if resuming else intent
+        # "it's 77341" alone says little: search with the question that asked for it.
+        query = f"{state.state.get('pending_text', '')} {message}".strip() if resuming else message
+        hits = list(
+            models.knowledge.search(
+                query,
+                k=self.retrieval_k,
+                intent=None if search_intent == OUT_OF_SCOPE else search_intent,
+            )
+        )
+        lap("retrieve")
+        facts = TurnFacts(
+            intent=intent,
+            confidence=confidence,
+            runner_up=runner_up,
+            sentiment=sentiment_pred.label,
+            sentiment_score=float(sentiment_pred.confidence),
+            best_source_score=self._best_grounded(hits, search_intent),
+            required_slots=self.catalog.info(intent).required_slots,
+            known_slots=frozenset(k for k, v in slots.items() if v),
+            new_slots=frozenset(new_slots),
+            pending_intent=pending,
+            pending_required=self.catalog.info(pending).required_slots if pending else (),
+            handoff_intent=self.catalog.info(intent).handoff,
+            oos_streak=int(state.state.get("oos_streak", 0)),
+            negative_streak=int(state.state.get("negative_streak", 0)),
+            forced=forced is not None,
+        )
+        decision = decide(facts, self.thresholds)
+        candidates = [
+            Candidate(h.id, float(h.score), h.answer, h.intent)
+            for h in hits
+            if h.intent in (None, decision.intent)
+        ]
+        request = ReplyRequest(decision, message, candidates, slots, state.history)
+        with_agent = state.status in ("waiting_for_agent", "agent")
+        reply = self.generator.compose(request)
+        action, reason, pending_next = self._settle(decision, reply)
+        quick = self._quick_replies(request) if action == "clarify" and not reply.ask_slot else []
+        lap("decide+generate")
+
+        new_state = {
+            "pending_intent": pending_next,
+            "pending_text": (
+                (state.state.get("pending_text") if pending_next == pending else message)
+                if pending_next
+                else None
+            ),
+            "oos_streak": facts.oos_streak + 1 if intent == OUT_OF_SCOPE else 0,
+            "negative_streak": (
+                facts.negative_streak + 1 if is_strongly_negative(facts, self.thresholds) else 0
+            ),
+        }
+        customer = CustomerTurn(
+            text=redact(message),
+            intent=intent,
+            confidence=confidence,
+            sentiment=sentiment_pred.label,
+            sentiment_score=float(sentiment_pred.confidence),
+            entities=[
+                {"kind": e.kind, "value": e.value}
+                for e in entities
+                if e.kind not in ("email", "phone")
+            ],
+            details={
+                "top": [[lbl, round(float(p), 4)] for lbl, p in intent_pred.top],
+                "decision": asdict(decision),
+            },
+        )
+        sources = [{"id": i, "score": round(self._score(hits, i), 4)} for i in reply.source_ids]
+        if with_agent:
+            # An agent owns the conversation: the bot stays silent and only drafts.
+            customer.details["suggestion"] = {
+                "text": reply.text,
+                "action": action,
+                "reason": reason,
+            }
+            recorded = self.store.record_turn(
+                conversation_id, customer, None, slots, new_state, status=state.status
+            )
+            action, reason, text = "handoff", "conversation is with an agent", ""
+        else:
+            text = reply.text
+            status = "waiting_for_agent" if action == "handoff" else "bot"
+            bot = BotTurn(
+                text=text,
+                action=action,
+                reason=reason,
+                sources=sources,
+                details={"generator": self.generator.name, "note": reply.note},
+            )
+            recorded = self.store.record_turn(
+                conversation_id, customer, bot, slots, new_state, status=status
+            )
+        lap("store")
+        log.debug("turn %s in %s", recorded.customer_turn_id, timings)
+        return TurnResult(
+            conversation_id=recorded.conversation_id,
+            reply=text,
+            action=action,
+            intent=intent,
+            confidence=confidence,
+            sentiment=sentiment_pred.label,
+            sentiment_score=float(sentiment_pred.confidence),
+            sources=sources if not with_agent else [],
+            turn_id=recorded.customer_turn_id,
+            reply_turn_id=recorded.bot_turn_id,
+            status=recorded.status,
+            reason=reason,
+            quick_replies=quick if not with_agent else [],
+            timings_ms=timings,
+        )
+
+    def _best_grounded(self, hits: Sequence[HitLike], intent: str | None) -> float | None:
+        grounded = [
+            h.score for h in hits if intent in (None, OUT_OF_SCOPE) or h.intent in (None, intent)
+        ]
+        return float(max(grounded)) if grounded else None
+
+    @staticmethod
+    def _score(hits: Sequence[HitLike], hit_id: int) -> float:
+        return next((float(h.score) for h in hits if h.id == hit_id), 0.0)
+
+    @staticmethod
+    def _settle(decision: Decision, reply: Reply) -> tuple[str, str, str | None]:
+        """The final action: the generator may have found a missing value or no usable answer."""
+        if decision.action == "answer" and reply.ask_slot:
+            return "clarify", f"missing {reply.ask_slot} for {decision.intent}", decision.intent
+        if decision.action == "answer" and not reply.source_ids:
+            return "handoff", reply.note or "no usable answer", None
+        return decision.action, decision.reason, decision.pending_intent
+
+    def _quick_replies(self, request: ReplyRequest) -> list[str]:
+        make = getattr(self.generator, "quick_replies", None)
+        if make is not None:
+            return list(make(request))
+        return [self.catalog.info(o).title for o in request.decision.options]

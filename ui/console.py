@@ -1,0 +1,273 @@
+"""The agent console: a Gradio app over a :class:`ConsoleBackend`.
+
+Only presentation lives here. The functions that turn backend dicts into table rows and
+markdown are pure (no Gradio) so they can be tested directly; ``gradio`` is imported inside
+:func:`build_console` so that ``import ui`` stays fast.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import gradio
+
+__all__ = [
+    "REFRESH_SECONDS",
+    "TABLE_HEADERS",
+    "ConsoleBackend",
+    "build_console",
+    "conversation_markdown",
+    "conversation_rows",
+    "escape_markdown",
+    "sort_conversations",
+]
+
+REFRESH_SECONDS = 3.0
+TABLE_HEADERS = [
+    "Status",
+    "Conversation",
+    "Last message",
+    "Turns",
+    "Intent",
+    "Sentiment",
+    "Updated",
+]
+_STATUS_LABELS = {
+    "waiting_for_agent": "⏳ waiting for agent",
+    "agent": "🧑 agent",
+    "bot": "🤖 bot",
+    "closed": "✔ closed",
+}
+_ROLE_LABELS = {"customer": "Customer", "bot": "Bot", "agent": "Agent"}
+_PREVIEW_CHARS = 80
+
+
+@runtime_checkable
+class ConsoleBackend(Protocol):
+    """What the console needs from the service (implemented by the service's store)."""
+
+    def list_conversations(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Recent conversations: conversation_id, status, created_at, updated_at,
+        last_message, turns, last_intent, last_sentiment."""
+        ...
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """The ``GET /v1/conversations/{id}`` shape, or None when unknown."""
+        ...
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def escape_markdown(text: object) -> str:
+    """Make arbitrary text inert in Markdown: HTML is escaped, Markdown syntax backslashed."""
+    escaped = html.escape(str(text), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", escaped)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _format_time(value: object) -> str:
+    parsed = _parse_time(value)
+    if parsed is None:
+        return str(value or "")
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _sort_key(conv: Mapping[str, Any]) -> tuple[int, float]:
+    waiting = 0 if conv.get("status") == "waiting_for_agent" else 1
+    when = _parse_time(conv.get("updated_at")) or _parse_time(conv.get("created_at"))
+    return waiting, -(when.timestamp() if when else 0.0)
+
+
+def sort_conversations(convs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Conversations waiting for an agent first, then the most recently updated."""
+    return sorted(convs, key=_sort_key)
+
+
+def _label(value: object, key: str) -> str:
+    """A name from either a plain string or a ``{"name"|"label": ...}`` dict."""
+    if isinstance(value, Mapping):
+        return str(value.get(key) or "")
+    return "" if value is None else str(value)
+
+
+def _one_line(text: object, limit: int = _PREVIEW_CHARS) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def conversation_rows(convs: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Table rows (plain text cells, in :data:`TABLE_HEADERS` order), sorted for triage."""
+    rows: list[list[Any]] = []
+    for conv in sort_conversations(convs):
+        status = str(conv.get("status") or "")
+        rows.append(
+            [
+                _STATUS_LABELS.get(status, status),
+                str(conv.get("conversation_id") or ""),
+                _one_line(conv.get("last_message")),
+                int(conv.get("turns") or 0),
+                _label(conv.get("last_intent"), "name"),
+                _label(conv.get("last_sentiment"), "label"),
+                _format_time(conv.get("updated_at") or conv.get("created_at")),
+            ]
+        )
+    return rows
+
+
+def _score(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else ""
+
+
+def _customer_details(msg: Mapping[str, Any]) -> list[str]:
+    parts: list[str] = []
+    intent = msg.get("intent")
+    confidence = msg.get("confidence")
+    if isinstance(intent, Mapping):
+        confidence = intent.get("confidence", confidence)
+    if intent:
+        name = escape_markdown(_label(intent, "name"))
+        conf = _score(confidence)
+        parts.append(f"intent **{name}**" + (f" ({conf})" if conf else ""))
+    sentiment = msg.get("sentiment")
+    score = msg.get("sentiment_score")
+    if isinstance(sentiment, Mapping):
+        score = sentiment.get("score", score)
+    if sentiment:
+        label = escape_markdown(_label(sentiment, "label"))
+        sc = _score(score)
+        parts.append(f"sentiment **{label}**" + (f" ({sc})" if sc else ""))
+    return parts
+
+
+def _bot_details(msg: Mapping[str, Any]) -> list[str]:
+    parts: list[str] = []
+    if msg.get("action"):
+        parts.append(f"action **{escape_markdown(msg['action'])}**")
+    if msg.get("reason"):
+        parts.append(f"reason: {escape_markdown(msg['reason'])}")
+    sources = msg.get("sources") or []
+    if isinstance(sources, Sequence) and sources:
+        shown = []
+        for src in list(sources)[:5]:
+            if isinstance(src, Mapping):
+                sc = _score(src.get("score"))
+                shown.append(f"#{escape_markdown(src.get('id'))}" + (f" ({sc})" if sc else ""))
+            else:
+                shown.append(f"#{escape_markdown(src)}")
+        parts.append("sources " + ", ".join(shown))
+    return parts
+
+
+def conversation_markdown(conv: Mapping[str, Any] | None) -> str:
+    """One conversation as Markdown: every message with its analysis. Message text is escaped."""
+    if not conv:
+        return "_Select a conversation in the table to see its messages._"
+    status = str(conv.get("status") or "")
+    lines = [
+        f"### Conversation {escape_markdown(conv.get('conversation_id', ''))}",
+        f"Status: **{escape_markdown(_STATUS_LABELS.get(status, status))}** · "
+        f"started {escape_markdown(_format_time(conv.get('created_at')))}",
+        "",
+    ]
+    messages = conv.get("messages") or []
+    if not messages:
+        lines.append("_No messages yet._")
+    for msg in messages:
+        role = str(msg.get("role") or "")
+        who = _ROLE_LABELS.get(role, role.title() or "Unknown")
+        if role == "agent" and msg.get("author"):
+            who += f" ({escape_markdown(msg['author'])})"
+        when = escape_markdown(_format_time(msg.get("created_at")))
+        lines.append(f"**{who}** · {when}")
+        text_lines = [escape_markdown(line) for line in str(msg.get("text") or "").splitlines()]
+        lines.append("  \n".join(f"> {line}" for line in text_lines or ["_(empty)_"]))
+        details = _customer_details(msg) if role == "customer" else []
+        if role == "bot":
+            details = _bot_details(msg)
+        if details:
+            lines.append("")
+            lines.append("<sub>" + " · ".join(details) + "</sub>")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the Gradio app
+
+CONSOLE_CSS = """
+#csa-console-title h1 { margin-bottom: 0; }
+#csa-conversation { min-height: 320px; }
+"""
+
+
+def build_console(backend: ConsoleBackend) -> gradio.Blocks:
+    """The agent console: live conversation list (auto-refreshing) and a conversation view."""
+    import gradio as gr
+
+    def load_rows() -> list[list[Any]]:
+        return conversation_rows(backend.list_conversations(limit=100))
+
+    def load_view(conversation_id: str | None) -> str:
+        if not conversation_id:
+            return conversation_markdown(None)
+        conv = backend.get_conversation(conversation_id)
+        if conv is None:
+            return f"_Conversation {escape_markdown(conversation_id)} not found._"
+        return conversation_markdown(conv)
+
+    def refresh(conversation_id: str | None) -> tuple[list[list[Any]], str]:
+        return load_rows(), load_view(conversation_id)
+
+    def on_select(evt: gr.SelectData) -> tuple[str, str]:
+        row = evt.row_value or []
+        conversation_id = str(row[1]) if len(row) > 1 else ""
+        return conversation_id, load_view(conversation_id)
+
+    with gr.Blocks(title="Agent console · cs-assistant") as console:
+        gr.Markdown("# Agent console", elem_id="csa-console-title")
+        gr.Markdown(
+            "Live conversations: those waiting for an agent come first. "
+            f"The list refreshes every {REFRESH_SECONDS:g} s; click a row to open it."
+        )
+        selected = gr.State("")
+        with gr.Row():
+            with gr.Column(scale=3):
+                table = gr.Dataframe(
+                    value=[],
+                    headers=TABLE_HEADERS,
+                    datatype="str",
+                    type="array",
+                    interactive=False,
+                    wrap=True,
+                    label="Conversations",
+                    max_height=600,
+                )
+                refresh_btn = gr.Button("Refresh now", size="sm", variant="secondary")
+            with gr.Column(scale=2):
+                view = gr.Markdown(conversation_markdown(None), elem_id="csa-conversation")
+        timer = gr.Timer(REFRESH_SECONDS)
+
+        console.load(refresh, inputs=selected, outputs=[table, view])
+        timer.tick(refresh, inputs=selected, outputs=[table, view], show_progress="hidden")
+        refresh_btn.click(refresh, inputs=selected, outputs=[table, view])
+        table.select(on_select, inputs=None, outputs=[selected, view])
+    return console
