@@ -1,9 +1,8 @@
 """Text classifiers (intent, sentiment) on a BERT-family backbone, and entity extraction."""
 
-from .entities import Entity, extract_entities, slots_from_entities
-
 from .calibration import choose_oos_threshold, expected_calibration_error, fit_temperature
 from .classifier import TextClassifier
+from .entities import Entity, extract_entities, slots_from_entities
 from .errors import ModelLoadError
 from .prediction import OUT_OF_SCOPE, TASKS, Prediction
 

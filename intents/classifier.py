@@ -86,8 +86,9 @@ class TextClassifier:
         tokenizer = AutoTokenizer.from_pretrained(str(base_model))
         model = EncoderClassifier(backbone, backbone.config.hidden_size, len(labels), dropout)
         meta = {"base_model": str(base_model), "dropout": dropout}
-        return cls(model, tokenizer, labels, task, max_length=max_length, metadata=meta,
-                   device=device)
+        return cls(
+            model, tokenizer, labels, task, max_length=max_length, metadata=meta, device=device
+        )
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -193,8 +194,9 @@ class TextClassifier:
         meta.setdefault("base_model", "")
 
         def fill(tmp: Path) -> None:
-            state = {k: v.detach().cpu().clone().contiguous() for k, v in
-                     self.model.state_dict().items()}
+            state = {
+                k: v.detach().cpu().clone().contiguous() for k, v in self.model.state_dict().items()
+            }
             save_file(state, str(tmp / storage.WEIGHTS))
             meta["sha256"] = storage.sha256_file(tmp / storage.WEIGHTS)
             self.model.backbone.config.save_pretrained(tmp)
@@ -204,8 +206,13 @@ class TextClassifier:
 
         storage.write_atomically(folder, fill)
         self.metadata = meta
-        log.info("saved %s classifier %s (%d labels) to %s", self._task, self.version,
-                 len(self._labels), folder)
+        log.info(
+            "saved %s classifier %s (%d labels) to %s",
+            self._task,
+            self.version,
+            len(self._labels),
+            folder,
+        )
         return folder
 
     @classmethod
@@ -225,45 +232,66 @@ class TextClassifier:
         try:
             with safe_open(str(weights), framework="pt") as fh:
                 keys = set(fh.keys())
-                head_shape = fh.get_slice("head.weight").get_shape() if "head.weight" in keys else None
+                head_shape = (
+                    fh.get_slice("head.weight").get_shape() if "head.weight" in keys else None
+                )
         except Exception as err:  # safetensors raises its own error types
-            raise ModelLoadError(folder, f"{storage.WEIGHTS} is not a safetensors file: {err}") from err
+            raise ModelLoadError(
+                folder, f"{storage.WEIGHTS} is not a safetensors file: {err}"
+            ) from err
         if head_shape is None:
             raise ModelLoadError(folder, f"{storage.WEIGHTS} has no classification head")
         if head_shape[0] != len(labels):
             raise ModelLoadError(
-                folder, f"the head has {head_shape[0]} outputs but {storage.METADATA} lists "
+                folder,
+                f"the head has {head_shape[0]} outputs but {storage.METADATA} lists "
                 f"{len(labels)} labels",
             )
         if head_shape[1] != config.hidden_size:
             raise ModelLoadError(
-                folder, f"the head expects vectors of size {head_shape[1]} but the backbone in "
+                folder,
+                f"the head expects vectors of size {head_shape[1]} but the backbone in "
                 f"{storage.CONFIG} has hidden_size {config.hidden_size}",
             )
         backbone = AutoModel.from_config(config)
-        model = EncoderClassifier(backbone, config.hidden_size, len(labels),
-                                  float(meta.get("dropout", 0.1)))
+        model = EncoderClassifier(
+            backbone, config.hidden_size, len(labels), float(meta.get("dropout", 0.1))
+        )
         try:
             model.load_state_dict(load_file(str(weights)), strict=True)
         except RuntimeError as err:
-            raise ModelLoadError(folder, f"weights do not fit the backbone in {storage.CONFIG}: "
-                                 f"{str(err)[:500]}") from err
+            raise ModelLoadError(
+                folder, f"weights do not fit the backbone in {storage.CONFIG}: {str(err)[:500]}"
+            ) from err
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(folder))
         except (OSError, ValueError) as err:
             raise ModelLoadError(folder, f"cannot load the tokenizer: {err}") from err
         clf = cls(
-            model, tokenizer, labels, meta["task"],
+            model,
+            tokenizer,
+            labels,
+            meta["task"],
             max_length=int(meta["max_length"]),
             temperature=float(meta["temperature"]),
             oos_threshold=float(meta["oos_threshold"]),
-            metadata=meta, metrics=storage.read_metrics(folder), device=device,
+            metadata=meta,
+            metrics=storage.read_metrics(folder),
+            device=device,
         )
-        log.info("loaded %s classifier %s (%d labels) from %s on %s", clf.task, clf.version,
-                 len(labels), folder, clf.device)
+        log.info(
+            "loaded %s classifier %s (%d labels) from %s on %s",
+            clf.task,
+            clf.version,
+            len(labels),
+            folder,
+            clf.device,
+        )
         return clf
 
     def __repr__(self) -> str:
-        return (f"TextClassifier(task={self._task!r}, labels={len(self._labels)}, "
-                f"version={self.version!r}, temperature={self._temperature:.3f}, "
-                f"oos_threshold={self._oos_threshold:.3f})")
+        return (
+            f"TextClassifier(task={self._task!r}, labels={len(self._labels)}, "
+            f"version={self.version!r}, temperature={self._temperature:.3f}, "
+            f"oos_threshold={self._oos_threshold:.3f})"
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -20,7 +22,7 @@ class EncoderClassifier(nn.Module):
 
     def __init__(self, backbone: nn.Module, hidden_size: int, num_labels: int, dropout: float):
         super().__init__()
-        self.backbone = backbone
+        self.backbone: Any = backbone  # a transformers PreTrainedModel
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, num_labels)
 

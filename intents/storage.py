@@ -81,7 +81,9 @@ def read_metadata(folder: Path) -> dict[str, Any]:
         or not all(isinstance(x, str) for x in labels)
         or len(set(labels)) != len(labels)
     ):
-        raise ModelLoadError(folder, f"{METADATA}: labels must be a non-empty list of unique strings")
+        raise ModelLoadError(
+            folder, f"{METADATA}: labels must be a non-empty list of unique strings"
+        )
     if meta["task"] not in TASKS:
         raise ModelLoadError(folder, f"{METADATA}: unknown task {meta['task']!r}")
     actual = sha256_file(folder / WEIGHTS)

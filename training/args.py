@@ -49,14 +49,19 @@ class TrainArgs:
             (self.head_lr_scale > 0, f"head_lr_scale must be > 0, got {self.head_lr_scale}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (8 <= self.max_length <= 512, f"max_length must be in [8, 512], got {self.max_length}"),
-            (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (
+                0 <= self.warmup_ratio < 1,
+                f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}",
+            ),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
             (0 < self.val_fraction < 1, f"val_fraction must be in (0, 1), got {self.val_fraction}"),
             (bool(self.oos_label.strip()), "oos_label must not be empty"),
-            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got "
-                                     f"{self.device!r}"),
+            (
+                self.device in DEVICES,
+                f"device must be one of {', '.join(DEVICES)}, got {self.device!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -72,11 +77,13 @@ class TrainArgs:
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError("device 'cuda' requested but no CUDA GPU is available "
-                                 "(use --device cpu or auto)")
+                raise ValueError(
+                    "device 'cuda' requested but no CUDA GPU is available "
+                    "(use --device cpu or auto)"
+                )
 
     def resolved_device(self) -> str:
-        """"cuda" when asked for or ("auto" and a GPU is there), else "cpu"."""
+        """ "cuda" when asked for or ("auto" and a GPU is there), else "cpu"."""
         if self.device != "auto":
             return self.device
         import torch

@@ -95,7 +95,9 @@ def _jsonl_rows(
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise DataFileError(path, line, f"invalid JSON: {err.msg} (column {err.colno})") from err
+            raise DataFileError(
+                path, line, f"invalid JSON: {err.msg} (column {err.colno})"
+            ) from err
         if not isinstance(record, dict):
             raise DataFileError(
                 path, line, f"expected one JSON object per line, got {type(record).__name__}"

@@ -1,0 +1,248 @@
+"""Retrieval quality on Bitext customer support: does the top answer have the query's intent?
+
+Stratified 80/20 split (seed 0): the 80% is the knowledge base (question = instruction,
+answer = response), the 20% instructions are the queries. Reports top-1 answer-intent accuracy
+and recall@5 (one of the top 5 has the right intent) for dense (MiniLM, exact), BM25 (bm25s),
+hybrid fusion, and the cheap variants tried on top; the last row runs the real
+`KnowledgeBase.search` with its defaults. Appends a section to bench/RESULTS.md.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/retrieval_quality.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import logging
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from retrieval import KnowledgeBase, QAPair, SentenceEncoder  # noqa: E402
+
+log = logging.getLogger("retrieval_quality")
+TARGET_TOP1 = 0.99
+Ranking = list[list[int]]  # per query: indices into the knowledge base, best first
+
+
+def machine_line() -> str:
+    """`nproc` and the CPU model, for the results file."""
+    import os
+
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def append_results(path: Path, section: str, command: str, machine: str, table: str) -> None:
+    """Append a dated section to bench/RESULTS.md (created with a title when missing)."""
+    import datetime
+
+    if not path.exists():
+        path.write_text("# Benchmark results\n", encoding="utf-8")
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    text = (
+        f"\n## {section}\n\n- date: {now}\n- machine: {machine}\n- command: `{command}`\n\n"
+        f"{table}\n"
+    )
+    with path.open("a", encoding="utf-8") as f:
+        f.write(text)
+    print(f"appended to {path}")
+
+
+def load_bitext(data_root: Path) -> tuple[list[str], list[str], list[str]]:
+    path = data_root / "bitext-customer-support" / "bitext_customer_support.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [r["instruction"] for r in rows], [r["intent"] for r in rows], [r["response"] for r in rows]
+
+
+def encode_cached(enc: SentenceEncoder, texts: list[str], cache: Path, tag: str) -> np.ndarray:
+    h = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"{enc.name}-{tag}-{h}.npy"
+    if path.exists():
+        return np.load(path)
+    t0 = time.perf_counter()
+    vecs = enc.encode(texts, batch_size=64, show_progress=True)
+    log.info("encoded %d %s texts in %.0fs", len(texts), tag, time.perf_counter() - t0)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vecs)
+    return vecs
+
+
+def dense_rank(q: np.ndarray, kb: np.ndarray, depth: int) -> tuple[Ranking, np.ndarray]:
+    """Exact inner-product ranking (numpy, in blocks); also returns the top scores."""
+    ranks, scores = [], []
+    for start in range(0, len(q), 512):
+        s = q[start : start + 512] @ kb.T
+        top = np.argpartition(-s, depth, axis=1)[:, :depth]
+        order = np.take_along_axis(s, top, 1).argsort(axis=1)[:, ::-1]
+        top = np.take_along_axis(top, order, 1)
+        ranks.extend(top.tolist())
+        scores.extend(np.take_along_axis(s, top, 1).tolist())
+    return ranks, np.asarray(scores, dtype=np.float32)
+
+
+def bm25_rank(kb_texts: list[str], queries: list[str], depth: int) -> tuple[Ranking, np.ndarray]:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(kb_texts, stopwords="en", show_progress=False),
+                    show_progress=False)
+    docs, scores = retriever.retrieve(
+        bm25s.tokenize(queries, stopwords="en", show_progress=False), k=depth,
+        show_progress=False, n_threads=0,
+    )
+    return np.asarray(docs).tolist(), np.asarray(scores, dtype=np.float32)
+
+
+def rrf(rankings: list[Ranking], c: int = 60, weights: list[float] | None = None) -> Ranking:
+    weights = weights or [1.0] * len(rankings)
+    fused: Ranking = []
+    for per_query in zip(*rankings, strict=True):
+        score: dict[int, float] = defaultdict(float)
+        for w, ranking in zip(weights, per_query, strict=True):
+            for r, doc in enumerate(ranking):
+                score[doc] += w / (c + r + 1)
+        fused.append(sorted(score, key=lambda d: -score[d]))
+    return fused
+
+
+def vote(ranking: Ranking, scores: np.ndarray | None, labels: list[str], k: int) -> Ranking:
+    """kNN intent voting: the top-k vote (by similarity, or 1/rank), winning intent first."""
+    out: Ranking = []
+    for qi, ranked in enumerate(ranking):
+        w: dict[str, float] = defaultdict(float)
+        for r, doc in enumerate(ranked[:k]):
+            w[labels[doc]] += float(scores[qi, r]) if scores is not None else 1.0 / (r + 1)
+        win = max(w, key=lambda name: w[name])
+        out.append([d for d in ranked if labels[d] == win] + [d for d in ranked if labels[d] != win])
+    return out
+
+
+def evaluate(ranking: Ranking, kb_labels: list[str], q_labels: list[str]) -> tuple[float, float]:
+    top1 = np.mean([bool(r) and kb_labels[r[0]] == y for r, y in zip(ranking, q_labels, strict=True)])
+    r5 = np.mean(
+        [any(kb_labels[d] == y for d in r[:5]) for r, y in zip(ranking, q_labels, strict=True)]
+    )
+    return float(top1), float(r5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data-root", type=Path, default=REPO / ".." / "shared" / "data")
+    ap.add_argument("--encoder", default=None, help="local model folder (default: packaged MiniLM)")
+    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/csa-retrieval-bench"))
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N rows (smoke runs)")
+    ap.add_argument("--no-answers", action="store_true", help="skip the question+answer variants")
+    ap.add_argument("--answer-tokens", type=int, default=64, help="truncate responses to N tokens")
+    ap.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from sklearn.model_selection import train_test_split
+
+    questions, intents, answers = load_bitext(args.data_root.resolve())
+    if args.limit:
+        questions, intents, answers = questions[: args.limit], intents[: args.limit], answers[: args.limit]
+    idx = np.arange(len(questions))
+    kb_i, q_i = train_test_split(idx, test_size=0.2, stratify=intents, random_state=0)
+    kb_q = [questions[i] for i in kb_i]
+    kb_a = [answers[i] for i in kb_i]
+    kb_y = [intents[i] for i in kb_i]
+    qs = [questions[i] for i in q_i]
+    q_y = [intents[i] for i in q_i]
+    log.info("%d pairs in the knowledge base, %d queries, %d intents", len(kb_q), len(qs),
+             len(set(intents)))
+
+    enc = SentenceEncoder(args.encoder)
+    all_q = encode_cached(enc, questions, args.cache_dir, "questions")
+    kb_vec, q_vec = all_q[kb_i], all_q[q_i]
+    depth = 50
+    rows: list[tuple[str, float, float, str]] = []
+
+    def run(name: str, fn: Callable[[], Ranking], note: str = "") -> Ranking:
+        t0 = time.perf_counter()
+        ranking = fn()
+        ms = (time.perf_counter() - t0) * 1000 / len(qs)
+        top1, r5 = evaluate(ranking, kb_y, q_y)
+        rows.append((name, top1, r5, f"{ms:.2f}" + (f" {note}" if note else "")))
+        log.info("%-40s top-1 %.4f  recall@5 %.4f", name, top1, r5)
+        return ranking
+
+    dense, dense_s = dense_rank(q_vec, kb_vec, depth)
+    run("dense (MiniLM, exact)", lambda: dense)
+    bm25, bm25_s = bm25_rank(kb_q, qs, depth)
+    run("BM25 (bm25s)", lambda: bm25)
+    run("hybrid RRF (dense + BM25, c=60)", lambda: rrf([dense, bm25]))
+    run("hybrid RRF, dense weight 2", lambda: rrf([dense, bm25], weights=[2.0, 1.0]))
+    for k in (5, 10, 20):
+        run(f"dense + kNN intent vote (k={k})", lambda k=k: vote(dense, dense_s, kb_y, k))
+    run("hybrid RRF + kNN vote (k=10)", lambda: vote(rrf([dense, bm25]), None, kb_y, 10))
+
+    if not args.no_answers:
+        # Responses are long; their opening carries the topic, and 64 tokens keep this affordable.
+        max_len = enc._model.max_seq_length
+        enc._model.max_seq_length = args.answer_tokens
+        all_a = encode_cached(enc, answers, args.cache_dir, f"answers{args.answer_tokens}")
+        enc._model.max_seq_length = max_len
+        kb_avec = all_a[kb_i]
+        for w in (0.5, 1.0):
+            mixed = kb_vec + w * kb_avec
+            mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+            run(f"dense, question+{w:g}*answer vector", lambda m=mixed: dense_rank(q_vec, m, depth)[0])
+        both = np.concatenate([kb_vec, kb_avec])
+        ranks, _ = dense_rank(q_vec, both, 2 * depth)
+        n = len(kb_vec)
+        dedup = [list(dict.fromkeys(d % n for d in r)) for r in ranks]
+        run("dense, max(question, answer) match", lambda: dedup)
+
+    # The real API, with its defaults (one query at a time, query vectors precomputed).
+    kb = KnowledgeBase(enc, kind="flat")
+    pairs = [QAPair(int(i), q, a, y) for i, q, a, y in zip(range(len(kb_q)), kb_q, kb_a, kb_y,
+                                                            strict=True)]
+    kb._index.add([p.id for p in pairs], kb_vec)  # reuse the cached vectors
+    kb._remember(pairs)
+
+    def api() -> Ranking:
+        return [[h.id for h in kb.search(q, k=5, query_vector=v)] for q, v in zip(qs, q_vec,
+                                                                                 strict=True)]
+
+    run(f"KnowledgeBase.search (vote_k={kb.vote_k}, collapse)", api)
+
+    lines = [
+        "| method | top-1 intent acc | recall@5 | ms/query (batch) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    best = max(r[1] for r in rows)
+    for name, top1, r5, ms in rows:
+        lines.append(f"| {name} | {top1:.2%} | {r5:.2%} | {ms} |")
+    api_top1 = rows[-1][1]
+    verdict = "met" if api_top1 >= TARGET_TOP1 else "missed"
+    lines.append("")
+    lines.append(
+        f"Target top-1 >= {TARGET_TOP1:.1%} (KnowledgeBase.search): **{verdict}** "
+        f"({api_top1:.2%}); best method {best:.2%}. {len(kb_q)} indexed pairs, {len(qs)} queries, "
+        f"encoder `{enc.name}`."
+    )
+    table = "\n".join(lines)
+    print(table)
+    cmd = " ".join(["python", *sys.argv])
+    append_results(args.results, "Retrieval quality", cmd, machine_line(), table)
+
+
+if __name__ == "__main__":
+    main()
