@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -90,6 +90,32 @@ class TurnResult:
         }
 
 
+@dataclass
+class OpenTurn:
+    """A turn analysed and decided, whose reply is not composed or stored yet."""
+
+    conversation_id: str | None
+    message: str
+    state: ConversationState
+    intent: str
+    confidence: float
+    intent_top: list[tuple[str, float]]
+    sentiment: str
+    sentiment_score: float
+    entities: list[dict[str, str]]
+    slots: dict[str, str]
+    facts: TurnFacts
+    decision: Decision
+    request: ReplyRequest
+    hit_scores: dict[int, float]
+    timings_ms: dict[str, float]
+    started: float
+
+    @property
+    def with_agent(self) -> bool:
+        return self.state.status in ("waiting_for_agent", "agent")
+
+
 class TurnEngine:
     def __init__(
         self,
@@ -112,15 +138,33 @@ class TurnEngine:
 
         Raises `UnknownConversation` for an id that is not in the database.
         """
-        clock = time.perf_counter()
-        timings: dict[str, float] = {}
+        turn = self.begin(conversation_id, message)
+        return self.finish(turn, self.generator.compose(turn.request))
 
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[name] = round((now - clock) * 1000, 2)
-            clock = now
+    def stream(self, conversation_id: str | None, message: str) -> Iterator[str | TurnResult]:
+        """Like `handle`, yielding reply text as it is generated, then the committed result.
 
+        The final `TurnResult` is authoritative: a neural reply that failed its grounding
+        check is replaced there by the template reply.
+        """
+        turn = self.begin(conversation_id, message)
+        streamer = getattr(self.generator, "stream", None)
+        if streamer is None or turn.with_agent:
+            yield self.finish(turn, self.generator.compose(turn.request))
+            return
+        reply: Reply | None = None
+        for item in streamer(turn.request):
+            if isinstance(item, str):
+                yield item
+            else:
+                reply = item
+        if reply is None:
+            raise RuntimeError(f"generator {self.generator.name} streamed no final reply")
+        yield self.finish(turn, reply)
+
+    def begin(self, conversation_id: str | None, message: str) -> OpenTurn:
+        """Analyse the turn and decide what to do; nothing is written yet."""
+        started = time.perf_counter()
         state = (
             self.store.conversation_state(conversation_id)
             if conversation_id is not None
@@ -129,7 +173,7 @@ class TurnEngine:
         models = self.models  # one consistent set for the whole turn, even during a swap
         intent_pred = models.intent.predict([message], top_k=3)[0]
         sentiment_pred = models.sentiment.predict([message], top_k=3)[0]
-        lap("classify")
+        classified = time.perf_counter()
         entities = extract_entities(message)
         new_slots = slots_from_entities(entities)
         slots = {**state.slots, **new_slots}
@@ -152,7 +196,7 @@ class TurnEngine:
                 intent=None if search_intent == OUT_OF_SCOPE else search_intent,
             )
         )
-        lap("retrieve")
+        retrieved = time.perf_counter()
         facts = TurnFacts(
             intent=intent,
             confidence=confidence,
@@ -176,43 +220,64 @@ class TurnEngine:
             for h in hits
             if h.intent in (None, decision.intent)
         ]
-        request = ReplyRequest(decision, message, candidates, slots, state.history)
-        with_agent = state.status in ("waiting_for_agent", "agent")
-        reply = self.generator.compose(request)
-        action, reason, pending_next = self._settle(decision, reply)
-        quick = self._quick_replies(request) if action == "clarify" and not reply.ask_slot else []
-        lap("decide+generate")
+        return OpenTurn(
+            conversation_id=conversation_id,
+            message=message,
+            state=state,
+            intent=intent,
+            confidence=confidence,
+            intent_top=[(lbl, float(p)) for lbl, p in intent_pred.top],
+            sentiment=sentiment_pred.label,
+            sentiment_score=float(sentiment_pred.confidence),
+            entities=[{"kind": e.kind, "value": e.value} for e in entities],
+            slots=slots,
+            facts=facts,
+            decision=decision,
+            request=ReplyRequest(decision, message, candidates, slots, state.history),
+            hit_scores={h.id: float(h.score) for h in hits},
+            timings_ms={
+                "classify": round((classified - started) * 1000, 2),
+                "retrieve": round((retrieved - classified) * 1000, 2),
+            },
+            started=started,
+        )
 
+    def finish(self, turn: OpenTurn, reply: Reply) -> TurnResult:
+        """Settle the action, commit the customer turn and the reply, and return the result."""
+        decision, facts, state = turn.decision, turn.facts, turn.state
+        action, reason, pending_next = self._settle(decision, reply)
+        quick = (
+            self._quick_replies(turn.request) if action == "clarify" and not reply.ask_slot else []
+        )
+        pending = state.state.get("pending_intent")
         new_state = {
             "pending_intent": pending_next,
             "pending_text": (
-                (state.state.get("pending_text") if pending_next == pending else message)
+                (state.state.get("pending_text") if pending_next == pending else turn.message)
                 if pending_next
                 else None
             ),
-            "oos_streak": facts.oos_streak + 1 if intent == OUT_OF_SCOPE else 0,
+            "oos_streak": facts.oos_streak + 1 if turn.intent == OUT_OF_SCOPE else 0,
             "negative_streak": (
                 facts.negative_streak + 1 if is_strongly_negative(facts, self.thresholds) else 0
             ),
         }
         customer = CustomerTurn(
-            text=redact(message),
-            intent=intent,
-            confidence=confidence,
-            sentiment=sentiment_pred.label,
-            sentiment_score=float(sentiment_pred.confidence),
-            entities=[
-                {"kind": e.kind, "value": e.value}
-                for e in entities
-                if e.kind not in ("email", "phone")
-            ],
+            text=redact(turn.message),
+            intent=turn.intent,
+            confidence=turn.confidence,
+            sentiment=turn.sentiment,
+            sentiment_score=turn.sentiment_score,
+            entities=[e for e in turn.entities if e["kind"] not in ("email", "phone")],
             details={
-                "top": [[lbl, round(float(p), 4)] for lbl, p in intent_pred.top],
+                "top": [[lbl, round(p, 4)] for lbl, p in turn.intent_top],
                 "decision": asdict(decision),
             },
         )
-        sources = [{"id": i, "score": round(self._score(hits, i), 4)} for i in reply.source_ids]
-        if with_agent:
+        sources = [
+            {"id": i, "score": round(turn.hit_scores.get(i, 0.0), 4)} for i in reply.source_ids
+        ]
+        if turn.with_agent:
             # An agent owns the conversation: the bot stays silent and only drafts.
             customer.details["suggestion"] = {
                 "text": reply.text,
@@ -220,12 +285,17 @@ class TurnEngine:
                 "reason": reason,
             }
             recorded = self.store.record_turn(
-                conversation_id, customer, None, slots, new_state, status=state.status
+                turn.conversation_id, customer, None, turn.slots, new_state, status=state.status
             )
-            action, reason, text = "handoff", "conversation is with an agent", ""
+            action, reason, text, sources, quick = (
+                "handoff",
+                "conversation is with an agent",
+                "",
+                [],
+                [],
+            )
         else:
             text = reply.text
-            status = "waiting_for_agent" if action == "handoff" else "bot"
             bot = BotTurn(
                 text=text,
                 action=action,
@@ -234,24 +304,30 @@ class TurnEngine:
                 details={"generator": self.generator.name, "note": reply.note},
             )
             recorded = self.store.record_turn(
-                conversation_id, customer, bot, slots, new_state, status=status
+                turn.conversation_id,
+                customer,
+                bot,
+                turn.slots,
+                new_state,
+                status="waiting_for_agent" if action == "handoff" else "bot",
             )
-        lap("store")
-        log.debug("turn %s in %s", recorded.customer_turn_id, timings)
+        timings = dict(turn.timings_ms)
+        timings["total"] = round((time.perf_counter() - turn.started) * 1000, 2)
+        log.debug("turn %s: %s in %s", recorded.customer_turn_id, action, timings)
         return TurnResult(
             conversation_id=recorded.conversation_id,
             reply=text,
             action=action,
-            intent=intent,
-            confidence=confidence,
-            sentiment=sentiment_pred.label,
-            sentiment_score=float(sentiment_pred.confidence),
-            sources=sources if not with_agent else [],
+            intent=turn.intent,
+            confidence=turn.confidence,
+            sentiment=turn.sentiment,
+            sentiment_score=turn.sentiment_score,
+            sources=sources,
             turn_id=recorded.customer_turn_id,
             reply_turn_id=recorded.bot_turn_id,
             status=recorded.status,
             reason=reason,
-            quick_replies=quick if not with_agent else [],
+            quick_replies=quick,
             timings_ms=timings,
         )
 
@@ -260,10 +336,6 @@ class TurnEngine:
             h.score for h in hits if intent in (None, OUT_OF_SCOPE) or h.intent in (None, intent)
         ]
         return float(max(grounded)) if grounded else None
-
-    @staticmethod
-    def _score(hits: Sequence[HitLike], hit_id: int) -> float:
-        return next((float(h.score) for h in hits if h.id == hit_id), 0.0)
 
     @staticmethod
     def _settle(decision: Decision, reply: Reply) -> tuple[str, str, str | None]:

@@ -68,7 +68,11 @@ def load_bitext(data_root: Path) -> tuple[list[str], list[str], list[str]]:
     path = data_root / "bitext-customer-support" / "bitext_customer_support.csv"
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return [r["instruction"] for r in rows], [r["intent"] for r in rows], [r["response"] for r in rows]
+    return (
+        [r["instruction"] for r in rows],
+        [r["intent"] for r in rows],
+        [r["response"] for r in rows],
+    )
 
 
 def encode_cached(enc: SentenceEncoder, texts: list[str], cache: Path, tag: str) -> np.ndarray:
@@ -101,11 +105,14 @@ def bm25_rank(kb_texts: list[str], queries: list[str], depth: int) -> tuple[Rank
     import bm25s
 
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(kb_texts, stopwords="en", show_progress=False),
-                    show_progress=False)
+    retriever.index(
+        bm25s.tokenize(kb_texts, stopwords="en", show_progress=False), show_progress=False
+    )
     docs, scores = retriever.retrieve(
-        bm25s.tokenize(queries, stopwords="en", show_progress=False), k=depth,
-        show_progress=False, n_threads=0,
+        bm25s.tokenize(queries, stopwords="en", show_progress=False),
+        k=depth,
+        show_progress=False,
+        n_threads=0,
     )
     return np.asarray(docs).tolist(), np.asarray(scores, dtype=np.float32)
 
@@ -130,12 +137,16 @@ def vote(ranking: Ranking, scores: np.ndarray | None, labels: list[str], k: int)
         for r, doc in enumerate(ranked[:k]):
             w[labels[doc]] += float(scores[qi, r]) if scores is not None else 1.0 / (r + 1)
         win = max(w, key=lambda name: w[name])
-        out.append([d for d in ranked if labels[d] == win] + [d for d in ranked if labels[d] != win])
+        out.append(
+            [d for d in ranked if labels[d] == win] + [d for d in ranked if labels[d] != win]
+        )
     return out
 
 
 def evaluate(ranking: Ranking, kb_labels: list[str], q_labels: list[str]) -> tuple[float, float]:
-    top1 = np.mean([bool(r) and kb_labels[r[0]] == y for r, y in zip(ranking, q_labels, strict=True)])
+    top1 = np.mean(
+        [bool(r) and kb_labels[r[0]] == y for r, y in zip(ranking, q_labels, strict=True)]
+    )
     r5 = np.mean(
         [any(kb_labels[d] == y for d in r[:5]) for r, y in zip(ranking, q_labels, strict=True)]
     )
@@ -157,7 +168,11 @@ def main() -> None:
 
     questions, intents, answers = load_bitext(args.data_root.resolve())
     if args.limit:
-        questions, intents, answers = questions[: args.limit], intents[: args.limit], answers[: args.limit]
+        questions, intents, answers = (
+            questions[: args.limit],
+            intents[: args.limit],
+            answers[: args.limit],
+        )
     idx = np.arange(len(questions))
     kb_i, q_i = train_test_split(idx, test_size=0.2, stratify=intents, random_state=0)
     kb_q = [questions[i] for i in kb_i]
@@ -165,8 +180,12 @@ def main() -> None:
     kb_y = [intents[i] for i in kb_i]
     qs = [questions[i] for i in q_i]
     q_y = [intents[i] for i in q_i]
-    log.info("%d pairs in the knowledge base, %d queries, %d intents", len(kb_q), len(qs),
-             len(set(intents)))
+    log.info(
+        "%d pairs in the knowledge base, %d queries, %d intents",
+        len(kb_q),
+        len(qs),
+        len(set(intents)),
+    )
 
     enc = SentenceEncoder(args.encoder)
     all_q = encode_cached(enc, questions, args.cache_dir, "questions")
@@ -203,7 +222,10 @@ def main() -> None:
         for w in (0.5, 1.0):
             mixed = kb_vec + w * kb_avec
             mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-            run(f"dense, question+{w:g}*answer vector", lambda m=mixed: dense_rank(q_vec, m, depth)[0])
+            run(
+                f"dense, question+{w:g}*answer vector",
+                lambda m=mixed: dense_rank(q_vec, m, depth)[0],
+            )
         both = np.concatenate([kb_vec, kb_avec])
         ranks, _ = dense_rank(q_vec, both, 2 * depth)
         n = len(kb_vec)
@@ -212,14 +234,18 @@ def main() -> None:
 
     # The real API, with its defaults (one query at a time, query vectors precomputed).
     kb = KnowledgeBase(enc, kind="flat")
-    pairs = [QAPair(int(i), q, a, y) for i, q, a, y in zip(range(len(kb_q)), kb_q, kb_a, kb_y,
-                                                            strict=True)]
+    pairs = [
+        QAPair(int(i), q, a, y)
+        for i, q, a, y in zip(range(len(kb_q)), kb_q, kb_a, kb_y, strict=True)
+    ]
     kb._index.add([p.id for p in pairs], kb_vec)  # reuse the cached vectors
     kb._remember(pairs)
 
     def api() -> Ranking:
-        return [[h.id for h in kb.search(q, k=5, query_vector=v)] for q, v in zip(qs, q_vec,
-                                                                                 strict=True)]
+        return [
+            [h.id for h in kb.search(q, k=5, query_vector=v)]
+            for q, v in zip(qs, q_vec, strict=True)
+        ]
 
     run(f"KnowledgeBase.search (vote_k={kb.vote_k}, collapse)", api)
 

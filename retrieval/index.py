@@ -146,8 +146,8 @@ class VectorIndex:
 
     def __repr__(self) -> str:
         return (
-            f"VectorIndex(dim={self.dim}, kind={self._kind!r}, auto={self.auto}, count={len(self)}, "
-            f"dead={self._dead}, gpu={self.use_gpu})"
+            f"VectorIndex(dim={self.dim}, kind={self._kind!r}, auto={self.auto}, "
+            f"count={len(self)}, dead={self._dead}, gpu={self.use_gpu})"
         )
 
     def _new_faiss(self, kind: str) -> Any:
@@ -206,7 +206,9 @@ class VectorIndex:
         """Remove ids (unknown ids are ignored); returns how many were removed."""
         id_arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
         with self._lock:
-            slots = [self._slot_of.pop(int(i)) for i in id_arr.reshape(-1) if int(i) in self._slot_of]
+            slots = [
+                self._slot_of.pop(int(i)) for i in id_arr.reshape(-1) if int(i) in self._slot_of
+            ]
             if not slots:
                 return 0
             self._ext[np.asarray(slots, dtype=np.int64)] = -1
@@ -253,7 +255,9 @@ class VectorIndex:
         self._rebuild(self._kind)
 
     def _convert(self, kind: str) -> None:
-        log.info("index passes %d vectors: converting %s -> %s", self.hnsw_threshold, self._kind, kind)
+        log.info(
+            "index passes %d vectors: converting %s -> %s", self.hnsw_threshold, self._kind, kind
+        )
         self._rebuild(kind)
 
     # ----------------------------------------------------------------- search
@@ -325,7 +329,9 @@ class VectorIndex:
                 dist, lab = self._index.search(q, k_eff, params=self._params(selector, ef))
             return self._to_results(dist, lab)
 
-    def _exact_over(self, q: np.ndarray, k: int, slots: np.ndarray) -> list[list[tuple[int, float]]]:
+    def _exact_over(
+        self, q: np.ndarray, k: int, slots: np.ndarray
+    ) -> list[list[tuple[int, float]]]:
         vecs = self._live_vectors(slots)
         scores = q @ vecs.T
         k_eff = min(k, len(slots))
@@ -377,8 +383,13 @@ class VectorIndex:
             }
             text = json.dumps(manifest, indent=2) + "\n"
             _atomic_write(folder / MANIFEST_FILE, lambda tmp: Path(tmp).write_text(text, "utf-8"))
-        log.info("saved %s index (%d vectors, encoder %s) to %s", self._kind, len(self),
-                 encoder_name, folder)
+        log.info(
+            "saved %s index (%d vectors, encoder %s) to %s",
+            self._kind,
+            len(self),
+            encoder_name,
+            folder,
+        )
         return folder
 
     @staticmethod
@@ -390,7 +401,9 @@ class VectorIndex:
         try:
             manifest = json.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise IndexCorruptError(f"index folder {folder}: unreadable {MANIFEST_FILE}: {exc}") from exc
+            raise IndexCorruptError(
+                f"index folder {folder}: unreadable {MANIFEST_FILE}: {exc}"
+            ) from exc
         if not isinstance(manifest, dict):
             raise IndexCorruptError(f"index folder {folder}: {MANIFEST_FILE} is not an object")
         return manifest

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .args import TrainArgs
     from .cli import eval_command, train_command
     from .data import DataFileError, Example, load_examples, stratified_split
-    from .evaluate import evaluate, write_report
+    from .evaluate import evaluate, label_metrics, write_report
     from .finetune import TrainResult, train_classifier
 
 _WHERE = {
@@ -24,6 +24,7 @@ _WHERE = {
     "load_examples": "data",
     "stratified_split": "data",
     "evaluate": "evaluate",
+    "label_metrics": "evaluate",
     "write_report": "evaluate",
     "TrainResult": "finetune",
     "train_classifier": "finetune",
@@ -35,6 +36,7 @@ __all__ = [
     "TrainResult",
     "eval_command",
     "evaluate",
+    "label_metrics",
     "load_examples",
     "stratified_split",
     "train_classifier",

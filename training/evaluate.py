@@ -29,6 +29,27 @@ def _gold(examples: Sequence[Example], oos_label: str) -> list[str]:
     return [OUT_OF_SCOPE if ex.label == oos_label else ex.label for ex in examples]
 
 
+def label_metrics(gold: Sequence[str], guess: Sequence[str]) -> dict[str, Any]:
+    """`n`, `accuracy`, `macro_f1` and, when some gold labels are `OUT_OF_SCOPE`, `n_oos`,
+    `in_scope_accuracy` and `oos_recall`. Both lists use `OUT_OF_SCOPE` for out-of-scope
+    rows (gold) and rejections (guess); any classifier's output can be scored this way.
+    """
+    n = len(gold)
+    is_oos = np.array([g == OUT_OF_SCOPE for g in gold], dtype=bool)
+    right = np.array([g == p for g, p in zip(gold, guess, strict=True)], dtype=bool)
+    metrics: dict[str, Any] = {
+        "n": n,
+        "accuracy": float(right.mean()) if n else 0.0,
+        "macro_f1": float(f1_score(gold, guess, average="macro", zero_division=0)) if n else 0.0,
+    }
+    if is_oos.any():
+        rejected = np.array([p == OUT_OF_SCOPE for p in guess], dtype=bool)
+        metrics["n_oos"] = int(is_oos.sum())
+        metrics["in_scope_accuracy"] = float(right[~is_oos].mean()) if (~is_oos).any() else 0.0
+        metrics["oos_recall"] = float(rejected[is_oos].mean())
+    return metrics
+
+
 def evaluate(
     classifier: TextClassifier,
     examples: Sequence[Example],
@@ -44,24 +65,11 @@ def evaluate(
     """
     preds = list(predictions) if predictions is not None else predict_examples(classifier, examples)
     gold = _gold(examples, oos_label)
-    guess = [p.label for p in preds]
-    n = len(gold)
-    is_oos = np.array([g == OUT_OF_SCOPE for g in gold], dtype=bool)
-    right = np.array([g == p for g, p in zip(gold, guess, strict=True)], dtype=bool)
-    metrics: dict[str, Any] = {
-        "n": n,
-        "accuracy": float(right.mean()) if n else 0.0,
-        "macro_f1": float(f1_score(gold, guess, average="macro", zero_division=0)) if n else 0.0,
-    }
-    in_scope = ~is_oos
+    metrics = label_metrics(gold, [p.label for p in preds])
+    in_scope = np.array([g != OUT_OF_SCOPE for g in gold], dtype=bool)
     top_right = np.array([p.top[0][0] == g for p, g in zip(preds, gold, strict=True)], dtype=bool)
     conf = np.array([p.confidence for p in preds])
     metrics["ece"] = expected_calibration_error(conf[in_scope], top_right[in_scope])
-    if is_oos.any():
-        rejected = np.array([p.out_of_scope for p in preds], dtype=bool)
-        metrics["n_oos"] = int(is_oos.sum())
-        metrics["in_scope_accuracy"] = float(right[in_scope].mean()) if in_scope.any() else 0.0
-        metrics["oos_recall"] = float(rejected[is_oos].mean())
     unknown = {g for g in gold if g != OUT_OF_SCOPE} - set(classifier.labels)
     if unknown:
         metrics["unknown_labels"] = sorted(unknown)

@@ -38,13 +38,13 @@ TABLE_HEADERS = [
     "Updated",
 ]
 _STATUS_LABELS = {
-    "waiting_for_agent": "⏳ waiting for agent",
-    "agent": "🧑 agent",
-    "bot": "🤖 bot",
-    "closed": "✔ closed",
+    "waiting_for_agent": "WAITING for agent",
+    "agent": "with agent",
+    "bot": "bot",
+    "closed": "closed",
 }
 _ROLE_LABELS = {"customer": "Customer", "bot": "Bot", "agent": "Agent"}
-_PREVIEW_CHARS = 80
+_PREVIEW_CHARS = 60
 
 
 @runtime_checkable
@@ -242,7 +242,11 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
         conversation_id = str(row[1]) if len(row) > 1 else ""
         return conversation_id, load_view(conversation_id)
 
-    with gr.Blocks(title="Agent console · cs-assistant") as console:
+    # Gradio finds the SelectData parameter through typing.get_type_hints, which cannot
+    # resolve the postponed (string) annotation of a locally imported name.
+    on_select.__annotations__["evt"] = gr.SelectData
+
+    with gr.Blocks(title="Agent console · cs-assistant", fill_width=True) as console:
         gr.Markdown("# Agent console", elem_id="csa-console-title")
         gr.Markdown(
             "Live conversations: those waiting for an agent come first. "
@@ -258,6 +262,7 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                     type="array",
                     interactive=False,
                     wrap=True,
+                    column_widths=["13%", "17%", "30%", "7%", "12%", "10%", "11%"],
                     label="Conversations",
                     max_height=600,
                 )

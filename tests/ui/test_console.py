@@ -17,7 +17,7 @@ def test_rows_waiting_first_then_most_recent(fake_backend: Any) -> None:
     assert [r[1] for r in rows] == ["c-waiting", "c-new", "c-old"]
     assert all(len(r) == len(TABLE_HEADERS) for r in rows)
     waiting = rows[0]
-    assert "waiting" in waiting[0]
+    assert "WAITING" in waiting[0]
     assert waiting[2] == "Hi, I'm Sam. Sorry about the lamp!"
     assert waiting[3] == 3
     assert waiting[4:6] == ["damaged_item", "negative"]
@@ -40,7 +40,7 @@ def test_rows_accept_dict_labels_and_truncate() -> None:
         ]
     )
     assert rows[0][4:6] == ["refund", "negative"]
-    assert len(rows[0][2]) <= 80 and rows[0][2].endswith("…")
+    assert len(rows[0][2]) <= 60 and rows[0][2].endswith("…")
     assert rows[0][6] == "2025-01-01 00:00:00"
 
 
@@ -59,7 +59,8 @@ def test_markdown_escapes_html_and_markdown(fake_backend: Any) -> None:
     assert "<img" not in md
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in md
     assert "\\*\\*bold\\*\\*" in md
-    assert escape_markdown("[link](javascript:alert(1))") == "\\[link\\]\\(javascript:alert\\(1\\)\\)"
+    escaped = escape_markdown("[link](javascript:alert(1))")
+    assert escaped == "\\[link\\]\\(javascript:alert\\(1\\)\\)"
 
 
 def test_markdown_agent_author_and_empty() -> None:

@@ -1,0 +1,91 @@
+"""Temperature fitting and the out-of-scope threshold on hand-made arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intents import choose_oos_threshold, expected_calibration_error, fit_temperature
+from intents.calibration import nll, softmax
+
+
+def _synthetic_logits(true_temperature: float, n: int = 4000, k: int = 5, seed: int = 0):
+    """Labels drawn from softmax(z / T): the NLL-optimal temperature for z is T."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 3, size=(n, k))
+    probs = softmax(z, true_temperature)
+    labels = np.array([rng.choice(k, p=p) for p in probs])
+    return z, labels
+
+
+@pytest.mark.parametrize("true_t", [0.5, 1.0, 2.5])
+def test_fit_temperature_recovers_the_generating_temperature(true_t: float) -> None:
+    z, y = _synthetic_logits(true_t)
+    fitted = fit_temperature(z, y)
+    assert fitted == pytest.approx(true_t, rel=0.15)
+    assert nll(z, y, fitted) <= nll(z, y, 1.0) + 1e-9
+
+
+def test_fit_temperature_softens_overconfident_logits() -> None:
+    z, y = _synthetic_logits(1.0)
+    assert fit_temperature(z * 4, y) == pytest.approx(4.0, rel=0.15)
+
+
+def test_fit_temperature_edge_cases() -> None:
+    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
+    with pytest.raises(ValueError):
+        fit_temperature(np.zeros((3, 2)), np.zeros(4, dtype=int))
+
+
+def test_softmax_rows_sum_to_one_and_temperature_keeps_ranking() -> None:
+    z = np.array([[1.0, 2.0, 3.0], [100.0, 0.0, -100.0]])
+    for t in (0.5, 1.0, 3.0):
+        p = softmax(z, t)
+        assert np.allclose(p.sum(axis=1), 1.0)
+        assert (p.argmax(axis=1) == z.argmax(axis=1)).all()
+
+
+def test_threshold_with_oos_rows_separates_the_two_populations() -> None:
+    # In-scope rows are confident and right; out-of-scope rows are unsure.
+    conf = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.3, 0.25, 0.2, 0.4])
+    correct = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0], dtype=bool)
+    is_oos = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1], dtype=bool)
+    t = choose_oos_threshold(conf, correct, is_oos)
+    assert 0.4 < t <= 0.7  # accepts every in-scope row, rejects every oos row
+    assert (conf[~is_oos] >= t).all() and (conf[is_oos] < t).all()
+
+
+def test_threshold_trades_off_overlap_by_the_documented_criterion() -> None:
+    # Overlap: the best sum in-scope accuracy + OOS recall is at 0.6 (1 wrong accept
+    # lost is worth less than 2 of 3 oos rejected).
+    conf = np.array([0.9, 0.8, 0.7, 0.55, 0.65, 0.5, 0.45])
+    correct = np.array([1, 1, 1, 1, 0, 0, 0], dtype=bool)
+    is_oos = np.array([0, 0, 0, 0, 1, 1, 1], dtype=bool)
+    t = choose_oos_threshold(conf, correct, is_oos)
+    in_acc = ((conf >= t) & correct)[~is_oos].mean()
+    oos_recall = (conf < t)[is_oos].mean()
+    for other in np.linspace(0, 1, 101):
+        other_score = ((conf >= other) & correct)[~is_oos].mean() + (conf < other)[is_oos].mean()
+        assert in_acc + oos_recall >= other_score - 1e-12
+
+
+def test_threshold_without_oos_rows_keeps_98_percent_of_correct_rows() -> None:
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.5, 1.0, 1000)
+    correct = np.ones(1000, dtype=bool)
+    t = choose_oos_threshold(conf, correct)
+    assert (conf >= t).mean() == pytest.approx(0.98, abs=0.005)
+    assert choose_oos_threshold(conf, np.zeros(1000, dtype=bool)) == 0.0
+
+
+def test_threshold_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        choose_oos_threshold([0.5, 0.6], [True])
+    with pytest.raises(ValueError):
+        choose_oos_threshold([0.5], [True], keep=0.0)
+
+
+def test_expected_calibration_error() -> None:
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([1.0] * 4, [False] * 4) == pytest.approx(1.0)
+    assert expected_calibration_error([], []) == 0.0
