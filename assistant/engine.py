@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class PredictionLike(Protocol):
-    label: str
-    confidence: float
-    top: list[tuple[str, float]]
-    out_of_scope: bool
+    @property
+    def label(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def top(self) -> list[tuple[str, float]]: ...
 
 
 class ClassifierLike(Protocol):
@@ -37,10 +39,14 @@ class ClassifierLike(Protocol):
 
 
 class HitLike(Protocol):
-    id: int
-    score: float
-    answer: str
-    intent: str | None
+    @property
+    def id(self) -> int: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def intent(self) -> str | None: ...
 
 
 class KnowledgeLike(Protocol):

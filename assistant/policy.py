@@ -62,16 +62,25 @@ def decide(facts: TurnFacts, t: Thresholds) -> Decision:
     """Answer, clarify or hand off, with the reason. First matching rule wins."""
     angry = is_strongly_negative(facts, t)
     oos = facts.intent == OUT_OF_SCOPE
-    extra = {"strongly_negative": angry, "out_of_scope": oos}
+
+    def out(
+        action: Action,
+        reason: str,
+        intent: str,
+        ask_slot: str | None = None,
+        options: tuple[str, ...] = (),
+        pending_intent: str | None = None,
+    ) -> Decision:
+        return Decision(action, reason, intent, ask_slot, options, pending_intent, angry, oos)
 
     if (
         facts.handoff_intent
         and not oos
         and (facts.forced or facts.confidence >= t.min_intent_confidence)
     ):
-        return Decision("handoff", "customer asked for a person", facts.intent, **extra)
+        return out("handoff", "customer asked for a person", facts.intent)
     if angry and facts.negative_streak >= 1:
-        return Decision("handoff", "two strongly negative turns in a row", facts.intent, **extra)
+        return out("handoff", "two strongly negative turns in a row", facts.intent)
 
     intent, required = facts.intent, facts.required_slots
     resumed = (
@@ -90,43 +99,40 @@ def decide(facts: TurnFacts, t: Thresholds) -> Decision:
     elif not facts.forced:
         if oos:
             if facts.oos_streak >= 1:
-                return Decision("handoff", "two out-of-scope turns in a row", intent, **extra)
-            return Decision("clarify", "out of scope: asked to rephrase", intent, **extra)
+                return out("handoff", "two out-of-scope turns in a row", intent)
+            return out("clarify", "out of scope: asked to rephrase", intent)
         if facts.confidence < t.min_intent_confidence:
             options = (intent,) + ((facts.runner_up[0],) if facts.runner_up else ())
-            return Decision(
+            return out(
                 "clarify",
                 f"low intent confidence {facts.confidence:.2f}",
                 intent,
                 options=options,
-                **extra,
             )
         if facts.runner_up and facts.confidence - facts.runner_up[1] < t.clarify_margin:
-            return Decision(
+            return out(
                 "clarify",
                 f"top intents close: {intent} {facts.confidence:.2f} vs "
                 f"{facts.runner_up[0]} {facts.runner_up[1]:.2f}",
                 intent,
                 options=(intent, facts.runner_up[0]),
-                **extra,
             )
 
     missing = [s for s in required if s not in facts.known_slots]
     if missing:
-        return Decision(
+        return out(
             "clarify",
             f"missing {missing[0]} for {intent}",
             intent,
             ask_slot=missing[0],
             pending_intent=intent,
-            **extra,
         )
     if facts.best_source_score is None or facts.best_source_score < t.min_retrieval_score:
         score = "none" if facts.best_source_score is None else f"{facts.best_source_score:.2f}"
-        return Decision("handoff", f"no grounded answer (best source {score})", intent, **extra)
+        return out("handoff", f"no grounded answer (best source {score})", intent)
     why = (
         "resumed " + intent + " with the slot given"
         if resumed
         else "confident intent, grounded source"
     )
-    return Decision("answer", why, intent, **extra)
+    return out("answer", why, intent)

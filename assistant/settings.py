@@ -42,17 +42,21 @@ class Settings(BaseSettings):
     intents_catalog_path: Path | None = None
 
     # policy thresholds
-    clarify_margin: float = Field(0.15, description="Top-2 intent gap below which we clarify.")
+    clarify_margin: float = Field(
+        default=0.15, description="Top-2 intent gap below which we clarify."
+    )
     min_intent_confidence: float = 0.45
     min_retrieval_score: float = Field(
         0.35, description="Cosine below which no source is grounded."
     )
-    negative_handoff_score: float = Field(0.8, description="Sentiment score counted as angry.")
+    negative_handoff_score: float = Field(
+        default=0.8, description="Sentiment score counted as angry."
+    )
     max_message_chars: int = 4000
     retrieval_k: int = 5
 
     # generator
-    generator: str = Field("template", description="template | transformers | openai")
+    generator: str = Field(default="template", description="template | transformers | openai")
 
     @field_validator("max_message_chars")
     @classmethod

@@ -143,6 +143,38 @@ def vote(ranking: Ranking, scores: np.ndarray | None, labels: list[str], k: int)
     return out
 
 
+def score_fusion(
+    dense: Ranking, dense_s: np.ndarray, bm25: Ranking, bm25_s: np.ndarray, w: float
+) -> Ranking:
+    """Cosine + w * (BM25 / the query's best BM25) over the union of both candidate lists."""
+    fused: Ranking = []
+    for qi in range(len(dense)):
+        score: dict[int, float] = defaultdict(float)
+        for doc, s in zip(dense[qi], dense_s[qi], strict=True):
+            score[doc] += float(s)
+        top = float(bm25_s[qi, 0]) or 1.0
+        for doc, s in zip(bm25[qi], bm25_s[qi], strict=True):
+            score[doc] += w * float(s) / top
+        fused.append(sorted(score, key=lambda d: -score[d]))
+    return fused
+
+
+def centroid_rescore(
+    q: np.ndarray, kb: np.ndarray, labels: list[str], ranking: Ranking, lam: float
+) -> Ranking:
+    """Re-rank candidates by cosine + lam * cosine(query, the mean question of their intent)."""
+    names = sorted(set(labels))
+    lab = np.array([names.index(x) for x in labels])
+    cent = np.stack([kb[lab == c].mean(axis=0) for c in range(len(names))])
+    cent /= np.linalg.norm(cent, axis=1, keepdims=True)
+    to_cent = q @ cent.T
+    out: Ranking = []
+    for qi, ranked in enumerate(ranking):
+        s = kb[ranked] @ q[qi] + lam * to_cent[qi, lab[ranked]]
+        out.append([ranked[j] for j in np.argsort(-s, kind="stable")])
+    return out
+
+
 def evaluate(ranking: Ranking, kb_labels: list[str], q_labels: list[str]) -> tuple[float, float]:
     top1 = np.mean(
         [bool(r) and kb_labels[r[0]] == y for r, y in zip(ranking, q_labels, strict=True)]
@@ -202,15 +234,35 @@ def main() -> None:
         log.info("%-40s top-1 %.4f  recall@5 %.4f", name, top1, r5)
         return ranking
 
-    dense, dense_s = dense_rank(q_vec, kb_vec, depth)
-    run("dense (MiniLM, exact)", lambda: dense)
-    bm25, bm25_s = bm25_rank(kb_q, qs, depth)
-    run("BM25 (bm25s)", lambda: bm25)
+    def run_scored(
+        name: str, fn: Callable[[], tuple[Ranking, np.ndarray]]
+    ) -> tuple[Ranking, np.ndarray]:
+        out: list[np.ndarray] = []
+
+        def ranking() -> Ranking:
+            r, scores = fn()
+            out.append(scores)
+            return r
+
+        return run(name, ranking), out[0]
+
+    dense, dense_s = run_scored("dense (MiniLM, exact)", lambda: dense_rank(q_vec, kb_vec, depth))
+    bm25, bm25_s = run_scored("BM25 (bm25s)", lambda: bm25_rank(kb_q, qs, depth))
+    for w in (0.05, 0.1, 0.2):
+        run(
+            f"hybrid score fusion (dense + {w:g} * BM25/max)",
+            lambda w=w: score_fusion(dense, dense_s, bm25, bm25_s, w),
+        )
     run("hybrid RRF (dense + BM25, c=60)", lambda: rrf([dense, bm25]))
     run("hybrid RRF, dense weight 2", lambda: rrf([dense, bm25], weights=[2.0, 1.0]))
     for k in (5, 10, 20):
         run(f"dense + kNN intent vote (k={k})", lambda k=k: vote(dense, dense_s, kb_y, k))
     run("hybrid RRF + kNN vote (k=10)", lambda: vote(rrf([dense, bm25]), None, kb_y, 10))
+    for lam in (0.25, 0.5, 1.0):
+        run(
+            f"dense + {lam:g} * sim(query, intent centroid)",
+            lambda lam=lam: centroid_rescore(q_vec, kb_vec, kb_y, dense, lam),
+        )
 
     if not args.no_answers:
         # Responses are long; their opening carries the topic, and 64 tokens keep this affordable.
@@ -227,10 +279,13 @@ def main() -> None:
                 lambda m=mixed: dense_rank(q_vec, m, depth)[0],
             )
         both = np.concatenate([kb_vec, kb_avec])
-        ranks, _ = dense_rank(q_vec, both, 2 * depth)
         n = len(kb_vec)
-        dedup = [list(dict.fromkeys(d % n for d in r)) for r in ranks]
-        run("dense, max(question, answer) match", lambda: dedup)
+
+        def max_match() -> Ranking:
+            ranks, _ = dense_rank(q_vec, both, 2 * depth)
+            return [list(dict.fromkeys(d % n for d in r)) for r in ranks]
+
+        run("dense, max(question, answer) match", max_match)
 
     # The real API, with its defaults (one query at a time, query vectors precomputed).
     kb = KnowledgeBase(enc, kind="flat")
@@ -247,7 +302,7 @@ def main() -> None:
             for q, v in zip(qs, q_vec, strict=True)
         ]
 
-    run(f"KnowledgeBase.search (vote_k={kb.vote_k}, collapse)", api)
+    run("KnowledgeBase.search (dense, duplicate answers collapsed)", api)
 
     lines = [
         "| method | top-1 intent acc | recall@5 | ms/query (batch) |",

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEXTS_FILE = "texts.npy"  # sidecar: (id, 64-bit hash of the embedded text) per indexed pair
-# Neighbours that vote for the intent of the query (see bench/retrieval_quality.py); 0 = off.
-DEFAULT_VOTE_K = 0
 # open() syncs a saved index incrementally when at most this fraction of pairs changed.
 SYNC_MAX_FRACTION = 0.5
 
@@ -65,16 +63,14 @@ def _text_hash(text: str) -> int:
 class KnowledgeBase:
     """Q&A pairs in memory (id -> QAPair) and a VectorIndex over their question vectors.
 
-    `vote_k` > 0 turns on kNN intent voting: the `vote_k` nearest questions vote (by similarity)
-    for an intent, and hits of the winning intent come first.
+    Ranking is plain cosine similarity between the query and the questions: on Bitext,
+    kNN intent voting, BM25 fusion, intent-centroid re-scoring and answer vectors did not
+    measurably beat it (bench/retrieval_quality.py, bench/RESULTS.md).
     """
 
-    def __init__(
-        self, encoder: SentenceEncoder, *, kind: str = "auto", vote_k: int = DEFAULT_VOTE_K
-    ) -> None:
+    def __init__(self, encoder: SentenceEncoder, *, kind: str = "auto") -> None:
         self.encoder = encoder
         self.kind = kind
-        self.vote_k = vote_k
         self._pairs: dict[int, QAPair] = {}
         self._by_intent: dict[str, set[int]] = defaultdict(set)
         self._index = VectorIndex(encoder.dim, kind=kind)
@@ -198,18 +194,14 @@ class KnowledgeBase:
             allowed = self._by_intent.get(intent) or None
             if allowed is None:
                 log.debug("no pairs for intent %r: searching the whole knowledge base", intent)
-        vote = self.vote_k if allowed is None else 0
-        fetch = max(4 * k, vote, 16)
+        fetch = max(4 * k, 16)  # extra candidates for the ones collapsed as duplicates
         total = len(allowed) if allowed is not None else len(self)
         while True:
             raw = self._index.search(qv, min(fetch, total), allowed_ids=allowed)[0]
-            hits = self._collapse(raw, k if not vote else len(raw))
+            hits = self._collapse(raw, k)
             if len(hits) >= k or len(raw) >= total:
-                break
+                return hits
             fetch *= 4
-        if vote:
-            hits = self._vote(hits, raw[:vote])
-        return hits[:k]
 
     def _collapse(self, raw: list[tuple[int, float]], k: int) -> list[Hit]:
         seen: set[str] = set()
@@ -226,17 +218,6 @@ class KnowledgeBase:
             if len(hits) >= k:
                 break
         return hits
-
-    def _vote(self, hits: list[Hit], neighbours: list[tuple[int, float]]) -> list[Hit]:
-        weights: dict[str, float] = defaultdict(float)
-        for id_, score in neighbours:
-            pair = self._pairs.get(id_)
-            if pair is not None and pair.intent is not None:
-                weights[pair.intent] += max(score, 0.0)
-        if not weights:
-            return hits
-        winner = max(weights, key=lambda name: weights[name])
-        return [h for h in hits if h.intent == winner] + [h for h in hits if h.intent != winner]
 
     # ------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:

@@ -95,6 +95,10 @@ def train_classifier(
     model = clf.model
     texts = [ex.text for ex in rows]
     targets = torch.tensor([index[ex.label] for ex in rows])
+    lengths = [
+        len(ids)
+        for ids in clf.tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"]
+    ]
     steps_per_epoch = math.ceil(len(rows) / args.batch_size)
     optimizer = torch.optim.AdamW(_param_groups(model, args), lr=args.lr)
     scheduler = _linear_schedule(optimizer, args.warmup_ratio, args.epochs * steps_per_epoch)
@@ -118,17 +122,16 @@ def train_classifier(
     epoch = 0
     for epoch in range(1, args.epochs + 1):
         model.train()
-        order = torch.randperm(len(rows), generator=shuffler).tolist()
+        batches = _length_grouped_batches(lengths, args.batch_size, shuffler)
         total = 0.0
         bar = tqdm(
-            range(0, len(rows), args.batch_size),
+            batches,
             desc=f"epoch {epoch}/{args.epochs}",
             unit="batch",
             leave=False,
             disable=None,
         )
-        for start in bar:
-            idx = order[start : start + args.batch_size]
+        for idx in bar:
             batch = clf.tokenize([texts[i] for i in idx])
             with autocast():
                 loss = F.cross_entropy(model(**batch).float(), targets[idx].to(device))
@@ -195,6 +198,20 @@ def train_classifier(
     return TrainResult(
         out_dir=Path(out_dir), metrics=metrics, seconds=seconds, device=device, epochs_run=epoch
     )
+
+
+def _length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator
+) -> list[list[int]]:
+    """Random batches of similar lengths (less padding, so less compute): shuffle, sort
+    each window of 50 batches by length, cut it into batches, shuffle the batch order."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    window = 50 * batch_size
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def _param_groups(model: torch.nn.Module, args: TrainArgs) -> list[dict[str, Any]]:

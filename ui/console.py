@@ -23,6 +23,7 @@ __all__ = [
     "build_console",
     "conversation_markdown",
     "conversation_rows",
+    "conversation_table",
     "escape_markdown",
     "sort_conversations",
 ]
@@ -30,7 +31,7 @@ __all__ = [
 REFRESH_SECONDS = 3.0
 TABLE_HEADERS = [
     "Status",
-    "Conversation",
+    "ID",
     "Last message",
     "Turns",
     "Intent",
@@ -85,11 +86,15 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _format_time(value: object) -> str:
+def _format_time(value: object, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     parsed = _parse_time(value)
     if parsed is None:
         return str(value or "")
-    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return parsed.astimezone(UTC).strftime(fmt)
+
+
+def _short_id(conversation_id: str) -> str:
+    return conversation_id if len(conversation_id) <= 12 else conversation_id[:8] + "…"
 
 
 def _sort_key(conv: Mapping[str, Any]) -> tuple[int, float]:
@@ -115,23 +120,34 @@ def _one_line(text: object, limit: int = _PREVIEW_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def conversation_rows(convs: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """Table rows (plain text cells, in :data:`TABLE_HEADERS` order), sorted for triage."""
+def conversation_table(
+    convs: Sequence[Mapping[str, Any]],
+) -> tuple[list[list[Any]], list[str]]:
+    """Table rows (plain-text cells, :data:`TABLE_HEADERS` order, sorted for triage) and the
+    full conversation id of each row (the table shows a shortened id)."""
     rows: list[list[Any]] = []
+    ids: list[str] = []
     for conv in sort_conversations(convs):
         status = str(conv.get("status") or "")
+        conversation_id = str(conv.get("conversation_id") or "")
+        ids.append(conversation_id)
         rows.append(
             [
                 _STATUS_LABELS.get(status, status),
-                str(conv.get("conversation_id") or ""),
+                _short_id(conversation_id),
                 _one_line(conv.get("last_message")),
                 int(conv.get("turns") or 0),
                 _label(conv.get("last_intent"), "name"),
                 _label(conv.get("last_sentiment"), "label"),
-                _format_time(conv.get("updated_at") or conv.get("created_at")),
+                _format_time(conv.get("updated_at") or conv.get("created_at"), "%b %d %H:%M"),
             ]
         )
-    return rows
+    return rows, ids
+
+
+def conversation_rows(convs: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Just the rows of :func:`conversation_table`."""
+    return conversation_table(convs)[0]
 
 
 def _score(value: object) -> str:
@@ -223,9 +239,6 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
     """The agent console: live conversation list (auto-refreshing) and a conversation view."""
     import gradio as gr
 
-    def load_rows() -> list[list[Any]]:
-        return conversation_rows(backend.list_conversations(limit=100))
-
     def load_view(conversation_id: str | None) -> str:
         if not conversation_id:
             return conversation_markdown(None)
@@ -234,12 +247,13 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
             return f"_Conversation {escape_markdown(conversation_id)} not found._"
         return conversation_markdown(conv)
 
-    def refresh(conversation_id: str | None) -> tuple[list[list[Any]], str]:
-        return load_rows(), load_view(conversation_id)
+    def refresh(conversation_id: str | None) -> tuple[list[list[Any]], list[str], str]:
+        rows, ids = conversation_table(backend.list_conversations(limit=100))
+        return rows, ids, load_view(conversation_id)
 
-    def on_select(evt: gr.SelectData) -> tuple[str, str]:
-        row = evt.row_value or []
-        conversation_id = str(row[1]) if len(row) > 1 else ""
+    def on_select(ids: list[str], evt: gr.SelectData) -> tuple[str, str]:
+        index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        conversation_id = ids[index] if isinstance(index, int) and 0 <= index < len(ids) else ""
         return conversation_id, load_view(conversation_id)
 
     # Gradio finds the SelectData parameter through typing.get_type_hints, which cannot
@@ -252,7 +266,8 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
             "Live conversations: those waiting for an agent come first. "
             f"The list refreshes every {REFRESH_SECONDS:g} s; click a row to open it."
         )
-        selected = gr.State("")
+        selected = gr.State("")  # full id of the conversation shown on the right
+        row_ids = gr.State([])  # full ids of the table's rows, in order
         with gr.Row():
             with gr.Column(scale=3):
                 table = gr.Dataframe(
@@ -262,7 +277,7 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                     type="array",
                     interactive=False,
                     wrap=True,
-                    column_widths=["13%", "17%", "30%", "7%", "12%", "10%", "11%"],
+                    column_widths=["14%", "11%", "30%", "8%", "14%", "12%", "11%"],
                     label="Conversations",
                     max_height=600,
                 )
@@ -271,8 +286,9 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                 view = gr.Markdown(conversation_markdown(None), elem_id="csa-conversation")
         timer = gr.Timer(REFRESH_SECONDS)
 
-        console.load(refresh, inputs=selected, outputs=[table, view])
-        timer.tick(refresh, inputs=selected, outputs=[table, view], show_progress="hidden")
-        refresh_btn.click(refresh, inputs=selected, outputs=[table, view])
-        table.select(on_select, inputs=None, outputs=[selected, view])
+        outputs = [table, row_ids, view]
+        console.load(refresh, inputs=selected, outputs=outputs)
+        timer.tick(refresh, inputs=selected, outputs=outputs, show_progress="hidden")
+        refresh_btn.click(refresh, inputs=selected, outputs=outputs)
+        table.select(on_select, inputs=row_ids, outputs=[selected, view])
     return console

@@ -213,7 +213,9 @@ def build_messages(
     messages = [{"role": "system", "content": "\n".join(lines)}]
     for role, text in request.history[-max_history:]:
         if text:
-            messages.append({"role": "user" if role == "customer" else "assistant", "content": text})
+            messages.append(
+                {"role": "user" if role == "customer" else "assistant", "content": text}
+            )
     messages.append({"role": "user", "content": request.message})
     return messages
 

@@ -52,7 +52,7 @@ class TransformersGenerator:
         started = time.perf_counter()
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
         self.encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
-        auto = AutoModelForSeq2SeqLM if self.encoder_decoder else AutoModelForCausalLM
+        auto: Any = AutoModelForSeq2SeqLM if self.encoder_decoder else AutoModelForCausalLM
         self.tokenizer: Any = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         self.model: Any = auto.from_pretrained(folder, local_files_only=True).to(device).eval()
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token_id is not None:
@@ -137,9 +137,7 @@ class TransformersGenerator:
             text = text.split(stop, 1)[0]
         return text.strip()
 
-    def _plan(
-        self, request: ReplyRequest
-    ) -> tuple[Reply | None, list[tuple[int, str]]]:
+    def _plan(self, request: ReplyRequest) -> tuple[Reply | None, list[tuple[int, str]]]:
         """The template's reply when it should stand (not an answer, a question, a hand-off),
         else None and the references for the model."""
         if request.decision.action != "answer":
@@ -215,6 +213,8 @@ class TransformersGenerator:
         if failure:
             log.error("transformers generation failed: %s", failure[0])
             reply = self.fallback.compose(request)
+            if not parts and reply.text:
+                yield reply.text
             yield Reply(
                 reply.text,
                 reply.source_ids,
@@ -222,4 +222,7 @@ class TransformersGenerator:
                 ask_slot=reply.ask_slot,
             )
             return
-        yield self._final(request, refs, "".join(parts))
+        reply = self._final(request, refs, "".join(parts))
+        if not parts and reply.text:
+            yield reply.text  # nothing streamed: the fallback's text as one chunk
+        yield reply

@@ -188,10 +188,10 @@ class Store:
 
     def _conversation_for_update(self, s: Session, conversation_id: str | None) -> Conversation:
         if conversation_id is None:
-            conv = Conversation()
-            s.add(conv)
+            new = Conversation()
+            s.add(new)
             s.flush()
-            return conv
+            return new
         conv = s.scalars(
             select(Conversation).where(Conversation.id == conversation_id).with_for_update()
         ).first()

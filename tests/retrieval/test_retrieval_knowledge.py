@@ -84,13 +84,6 @@ def test_add_remove_update(kb: KnowledgeBase) -> None:
     assert len(kb) == 6
 
 
-def test_vote_puts_the_winning_intent_first(word_encoder: SentenceEncoder) -> None:
-    kb = KnowledgeBase(word_encoder, vote_k=5)
-    kb.build(PAIRS)
-    hits = kb.search("where is my order", k=3)
-    assert len(hits) == 3 and hits[0].id == 1
-
-
 def test_open_builds_then_loads(word_encoder: SentenceEncoder, tmp_path: Path) -> None:
     kb, reason = KnowledgeBase.open(tmp_path / "kb", word_encoder, PAIRS)
     assert reason is not None and "manifest.json is missing" in reason

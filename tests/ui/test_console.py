@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ui import ConsoleBackend, build_console
-from ui.console import TABLE_HEADERS, conversation_markdown, conversation_rows, escape_markdown
+from ui.console import (
+    TABLE_HEADERS,
+    conversation_markdown,
+    conversation_rows,
+    conversation_table,
+    escape_markdown,
+)
 
 
 def test_fake_backend_satisfies_protocol(fake_backend: Any) -> None:
@@ -21,7 +27,7 @@ def test_rows_waiting_first_then_most_recent(fake_backend: Any) -> None:
     assert waiting[2] == "Hi, I'm Sam. Sorry about the lamp!"
     assert waiting[3] == 3
     assert waiting[4:6] == ["damaged_item", "negative"]
-    assert waiting[6] == "2025-11-19 08:02:00"
+    assert waiting[6] == "Nov 19 08:02"
 
 
 def test_rows_accept_dict_labels_and_truncate() -> None:
@@ -41,7 +47,14 @@ def test_rows_accept_dict_labels_and_truncate() -> None:
     )
     assert rows[0][4:6] == ["refund", "negative"]
     assert len(rows[0][2]) <= 60 and rows[0][2].endswith("…")
-    assert rows[0][6] == "2025-01-01 00:00:00"
+    assert rows[0][6] == "Jan 01 00:00"
+
+
+def test_table_shortens_long_ids_but_keeps_them() -> None:
+    long_id = "0123456789abcdef0123456789abcdef"
+    rows, ids = conversation_table([{"conversation_id": long_id, "status": "bot"}])
+    assert rows[0][1] == "01234567…"
+    assert ids == [long_id]
 
 
 def test_markdown_shows_analysis_per_turn(fake_backend: Any) -> None:
