@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,20 @@ def encode_cached(enc: SentenceEncoder, texts: list[str], cache: Path, tag: str)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
     return vecs
+
+
+class CachedEncoder:
+    """SentenceEncoder stand-in that serves already computed vectors by text."""
+
+    def __init__(self, enc: SentenceEncoder, texts: list[str], vectors: np.ndarray) -> None:
+        self.enc, self.name, self.dim = enc, enc.name, enc.dim
+        self.cache = dict(zip(texts, vectors, strict=True))
+
+    def encode(self, texts: list[str], batch_size: int = 64, show_progress: bool = False) -> Any:
+        missing = [t for t in texts if t not in self.cache]
+        if missing:
+            self.cache.update(zip(missing, self.enc.encode(missing), strict=True))
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.dim))
 
 
 def dense_rank(q: np.ndarray, kb: np.ndarray, depth: int) -> tuple[Ranking, np.ndarray]:
@@ -287,20 +302,15 @@ def main() -> None:
 
         run("dense, max(question, answer) match", max_match)
 
-    # The real API, with its defaults (one query at a time, query vectors precomputed).
-    kb = KnowledgeBase(enc, kind="flat")
-    pairs = [
+    # The real API with its defaults, one query at a time (vectors served from the cache).
+    kb = KnowledgeBase(CachedEncoder(enc, questions, all_q))  # type: ignore[arg-type]
+    kb.build(
         QAPair(int(i), q, a, y)
         for i, q, a, y in zip(range(len(kb_q)), kb_q, kb_a, kb_y, strict=True)
-    ]
-    kb._index.add([p.id for p in pairs], kb_vec)  # reuse the cached vectors
-    kb._remember(pairs)
+    )
 
     def api() -> Ranking:
-        return [
-            [h.id for h in kb.search(q, k=5, query_vector=v)]
-            for q, v in zip(qs, q_vec, strict=True)
-        ]
+        return [[h.id for h in kb.search(q, k=5)] for q in qs]
 
     run("KnowledgeBase.search (dense, duplicate answers collapsed)", api)
 
@@ -317,7 +327,9 @@ def main() -> None:
     lines.append(
         f"Target top-1 >= {TARGET_TOP1:.1%} (KnowledgeBase.search): **{verdict}** "
         f"({api_top1:.2%}); best method {best:.2%}. {len(kb_q)} indexed pairs, {len(qs)} queries, "
-        f"encoder `{enc.name}`."
+        f"encoder `{enc.name}`. One query = {1 / len(qs):.2%}: a variant is kept only if it "
+        "beats dense by more than a couple of queries at more than one setting; none did, so "
+        "`KnowledgeBase.search` ranks by plain cosine over the questions."
     )
     table = "\n".join(lines)
     print(table)

@@ -4,9 +4,7 @@ a real FAISS index and a real SQLite file, through the HTTP API."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,33 +13,6 @@ from assistant.api import create_app
 from assistant.settings import Settings
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cache_key() -> str:
-    """Models are reused while the demo data and the training code are unchanged."""
-    h = hashlib.sha256()
-    for folder in ("assistant/demo", "intents", "training"):
-        for f in sorted((ROOT / folder).glob("*.*")):
-            h.update(f.name.encode() + f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-@pytest.fixture(scope="module")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from assistant.demo import prepare_demo
-    from assistant.store import Store, init_db, make_engine
-
-    cache = ROOT / "var" / "test-cache" / f"demo-models-{_cache_key()}"
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("demo"),
-        intent_model_path=cache / "intents",
-        sentiment_model_path=cache / "sentiment",
-    )
-    engine = make_engine(settings.db_url)
-    init_db(engine)
-    prepare_demo(settings, Store(engine))
-    return settings
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ downloads a browser.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -252,6 +253,24 @@ def _host_page(api: str, endpoint: str, extra: str = "") -> bytes:
 
 @pytest.fixture(scope="module")
 def servers(fake_chat_app: Callable[[str], FastAPI]) -> Iterator[Servers]:
+    with _serve(fake_chat_app) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def real_servers(demo_settings: Any) -> Iterator[Servers]:
+    """The real service (`ui.app.create_full_app`) on the demo models, CORS for the host page."""
+    from ui.app import create_full_app
+
+    def factory(origin: str) -> FastAPI:
+        return create_full_app(demo_settings.model_copy(update={"cors_origins": [origin]}))
+
+    with _serve(factory) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _serve(make: Callable[[str], FastAPI]) -> Iterator[Servers]:
     api_sock = _free_socket()
     api = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
     dead_sock = _free_socket()  # bound, never listening: connections are refused
@@ -276,11 +295,11 @@ def servers(fake_chat_app: Callable[[str], FastAPI]) -> Iterator[Servers]:
     host_thread = threading.Thread(target=host_server.serve_forever, daemon=True)
     host_thread.start()
 
-    app = fake_chat_app(host)
+    app = make(host)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     api_thread = threading.Thread(target=server.run, kwargs={"sockets": [api_sock]}, daemon=True)
     api_thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not server.started:
         if time.monotonic() > deadline or not api_thread.is_alive():
             raise RuntimeError("the API server did not start")
@@ -528,3 +547,25 @@ def test_demo_page_embeds_the_widget(page: Any, servers: Servers) -> None:
     OUTPUT_DIR.mkdir(exist_ok=True)
     page.wait_for_timeout(300)
     page.screenshot(path=str(OUTPUT_DIR / "demo-page.png"))
+
+
+def test_real_service_in_the_widget(page: Any, real_servers: Servers) -> None:
+    """The real service end to end: fine-tuned demo models, FAISS, SQLite, cross-origin."""
+    page.goto(real_servers.host + "/")
+    _open_widget(page)
+    answer = _ask(page, "where is my order 48213?")
+    assert "48213" in answer
+    conv_id = page.evaluate(f"localStorage.getItem('csa:conversation:{real_servers.api}')")
+    store = real_servers.app.state.services.store
+    stored = store.get_conversation(conv_id)
+    assert stored["messages"][0]["intent"] == "order_status"
+    assert stored["messages"][1]["text"] == answer
+
+    handoff = _ask(page, "let me talk to a real person")
+    assert "team" in handoff
+    store.add_agent_message(conv_id, "sam", "Hi, Sam from Harbor & Pine here <b>!</b>")
+    agent = page.locator(f"{ROOT} .csa-msg--agent .csa-text").last
+    agent.wait_for(state="visible", timeout=20_000)
+    assert agent.text_content() == "Hi, Sam from Harbor & Pine here <b>!</b>"
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT_DIR / "widget-real-service.png"))
