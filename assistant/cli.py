@@ -191,6 +191,9 @@ def index_rebuild() -> None:
     click.echo(f"index rebuilt: {n} pairs at {settings.index_dir}", err=True)
 
 
+# command groups from other modules: register yours below (one line each)
+
+
 def _register_training_commands() -> None:
     try:
         from training.cli import eval_command, train_command

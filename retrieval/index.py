@@ -127,7 +127,8 @@ class VectorIndex:
         self._ext = np.zeros(0, dtype=np.int64)  # slot -> id, -1 when dead
         self._slot_of: dict[int, int] = {}  # live id -> slot
         self._dead = 0
-        self._gpu_index: Any = None
+        self._gpu_index: Any = None  # lazy GPU copy of a flat index, dropped on every change
+        self._gpu_res: Any = None
 
     # ----------------------------------------------------------------- basics
     @property

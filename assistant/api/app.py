@@ -35,6 +35,7 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
             services.engine = build_engine(settings, services.store, models)
         m = services.engine.models
         services.versions = {"intents": m.intent.version, "sentiment": m.sentiment.version}
+        # background workers: start yours here and stop them after the yield
         yield
 
     app = FastAPI(
@@ -64,4 +65,5 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_conversations.router)
+    # routers: include yours below (one line each)
     return app

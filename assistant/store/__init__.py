@@ -1,7 +1,9 @@
 """SQL storage (SQLAlchemy 2): conversations, turns, knowledge-base pairs."""
 
 from .db import init_db, make_engine
-from .models import Base, Conversation, QAPair, Turn
+
+# more table modules: import yours here so init_db creates their tables
+from .models import Base, Conversation, Label, QAPair, Turn
 from .repository import (
     STATUSES,
     BotTurn,
@@ -18,6 +20,7 @@ __all__ = [
     "Base",
     "BotTurn",
     "Conversation",
+    "Label",
     "ConversationState",
     "CustomerTurn",
     "NewPair",

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from .db import session_factory
-from .models import Conversation, QAPair, Turn, utcnow
+from .models import Conversation, Label, QAPair, Turn, utcnow
 
 STATUSES = ("bot", "waiting_for_agent", "agent", "closed")
 
@@ -318,3 +318,45 @@ class Store:
     def count_turns(self) -> int:
         with self.sessions() as s:
             return int(s.execute(select(func.count(Turn.id))).scalar_one())
+
+    # labels (agents' corrections) ----------------------------------------------------
+    def add_label(self, turn_id: int, task: str, label: str, author: str) -> int:
+        """Record an agent's correction of a customer turn's intent or sentiment."""
+        if task not in ("intents", "sentiment"):
+            raise ValueError(f"unknown task {task!r}; expected intents or sentiment")
+        label = label.strip()
+        if not label:
+            raise ValueError("label must not be empty")
+        with self.sessions.begin() as s:
+            turn = s.get(Turn, turn_id)
+            if turn is None or turn.role != "customer":
+                raise LookupError(f"no customer turn {turn_id}")
+            previous = turn.intent if task == "intents" else turn.sentiment
+            row = Label(turn_id=turn_id, task=task, label=label, previous=previous, author=author)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def labels(
+        self, task: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Corrections with the (redacted) turn text, newest last."""
+        with self.sessions() as s:
+            q = select(Label, Turn.text).join(Turn, Turn.id == Label.turn_id).order_by(Label.id)
+            if task:
+                q = q.where(Label.task == task)
+            if since:
+                q = q.where(Label.created_at >= since)
+            return [
+                {
+                    "id": lab.id,
+                    "turn_id": lab.turn_id,
+                    "task": lab.task,
+                    "label": lab.label,
+                    "previous": lab.previous,
+                    "author": lab.author,
+                    "text": text_,
+                    "created_at": _iso(lab.created_at),
+                }
+                for lab, text_ in s.execute(q).all()
+            ]

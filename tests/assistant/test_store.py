@@ -81,3 +81,21 @@ def test_upsert_pairs_by_external_id(store: Store) -> None:
     assert store.upsert_pairs([NewPair("q", "a new", "i", "kb-1")]) == (0, 1)
     assert store.upsert_pairs([NewPair("q", "a new", "i", "kb-1")]) == (0, 0)
     assert [p.answer for p in store.approved_pairs()] == ["a new", "a2"]
+
+
+def test_labels_record_corrections_with_author(store: Store) -> None:
+    rec = store.record_turn(
+        None, CustomerTurn("refund pls", intent="request_refund", sentiment="neutral"), None, {}, {}
+    )
+    store.add_label(rec.customer_turn_id, "intents", "refund_status", "ana")
+    store.add_label(rec.customer_turn_id, "sentiment", "negative", "ben")
+    rows = store.labels()
+    assert [(r["task"], r["label"], r["previous"], r["author"]) for r in rows] == [
+        ("intents", "refund_status", "request_refund", "ana"),
+        ("sentiment", "negative", "neutral", "ben"),
+    ]
+    assert store.labels("sentiment")[0]["text"] == "refund pls"
+    with pytest.raises(LookupError):
+        store.add_label(9999, "intents", "x", "ana")
+    with pytest.raises(ValueError, match="unknown task"):
+        store.add_label(rec.customer_turn_id, "topics", "x", "ana")
