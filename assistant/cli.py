@@ -192,6 +192,17 @@ def index_rebuild() -> None:
 
 
 # command groups from other modules: register yours below (one line each)
+from .cli_agents import agents as _agents_group  # noqa: E402
+
+main.add_command(_agents_group)
+from training.cli_retrain import add_commands as _add_retrain_commands  # noqa: E402
+
+_add_retrain_commands(main)  # data export, retrain, models list|promote|rollback
+from .cli_integrations import keys as _keys_group  # noqa: E402
+from .cli_integrations import webhooks as _webhooks_group  # noqa: E402
+
+main.add_command(_keys_group)
+main.add_command(_webhooks_group)
 
 
 def _register_training_commands() -> None:

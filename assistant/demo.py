@@ -6,10 +6,14 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .knowledge import read_pairs, rebuild_index
 from .settings import Settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from training import Example
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,10 @@ def prepare_demo(settings: Settings, store: Store, force: bool = False) -> dict[
             log.info("%s model present at %s", task, folder)
             continue
         t = time.perf_counter()
-        _train(task, data, folder)
+        if _in_registry(settings, task, folder):
+            _train_registered(settings, task, data)
+        else:
+            _train(task, data, folder)
         timings[f"train_{task}"] = time.perf_counter() - t
 
     index_manifest = settings.index_dir / "manifest.json"
@@ -43,11 +50,40 @@ def prepare_demo(settings: Settings, store: Store, force: bool = False) -> dict[
     return timings
 
 
-def _train(task: str, data: Path, folder: Path) -> None:
-    from training import TrainArgs, load_examples, train_classifier
+def _in_registry(settings: Settings, task: str, folder: Path) -> bool:
+    """The default model folders are the registry's `current` links (training/registry.py)."""
+    return folder == settings.data_dir / "models" / task / "current"
+
+
+def _train_registered(settings: Settings, task: str, data: Path) -> None:
+    """Train on 90% of the demo data, freeze the other 10% as the task's regression set,
+    register the model as the next version (v1 on a fresh install) and make it live."""
+    from training import stratified_split
+    from training.registry import Registry
+
+    registry = Registry(settings.data_dir / "models")
+    train, held_out = stratified_split(_examples(task, data), (0.9, 0.1), seed=0)
+    registry.freeze_data(task, train, held_out)
+    staging = registry.staging_dir(task)
+    metrics = _train_examples(task, list(train), staging)
+    info = registry.register(task, staging, metrics=metrics, note=f"demo: {data.name}")
+    registry.promote(task, info.version)
+
+
+def _examples(task: str, data: Path) -> list[Example]:
+    from training import load_examples
 
     label_column = "intent" if task == "intents" else "label"
-    examples = load_examples(data, text_column="text", label_column=label_column)
+    return load_examples(data, text_column="text", label_column=label_column)
+
+
+def _train(task: str, data: Path, folder: Path) -> None:
+    _train_examples(task, _examples(task, data), folder)
+
+
+def _train_examples(task: str, examples: list[Example], folder: Path) -> dict[str, Any]:
+    from training import TrainArgs, train_classifier
+
     args = TrainArgs(epochs=DEMO_EPOCHS[task], max_length=48, batch_size=32, seed=0)
     args.validate()
     if folder.exists():
@@ -55,6 +91,7 @@ def _train(task: str, data: Path, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     result = train_classifier(examples, None, args, folder, task=task)
     log.info("%s model trained in %.0fs: %s", task, result.seconds, result.metrics)
+    return {k: v for k, v in result.metrics.items() if k not in ("history", "args")}
 
 
 # Sized to train both demo models in a few minutes on 2 CPU cores.

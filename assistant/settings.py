@@ -58,6 +58,52 @@ class Settings(BaseSettings):
     # generator
     generator: str = Field(default="template", description="template | transformers | openai")
 
+    # retraining, model registry and hot swap (training/retrain.py, assistant/hotswap.py) --
+    model_watch_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between checks of models/*/current for a newly promoted model, "
+        "swapped in without a restart; 0 = off.",
+    )
+    retrain_schedule: bool = Field(
+        default=False,
+        description="Run the retraining schedule from a thread inside the API (else use cron: "
+        "`assistant retrain --if-due`).",
+    )
+    retrain_interval_hours: float = Field(
+        default=168.0, gt=0, description="Retrain at most this often (hours)."
+    )
+    retrain_min_new_labels: int = Field(
+        default=50, ge=0, description="Agents' corrections needed since the last run."
+    )
+    retrain_check_interval_s: float = Field(default=600.0, gt=0)
+    retrain_lock_ttl_s: float = Field(
+        default=3 * 3600.0, gt=0, description="A crashed retraining's lock expires after this."
+    )
+    retrain_include_bot_labels: bool = False
+    retrain_bot_min_confidence: float = Field(default=0.9, ge=0, le=1)
+
+    # helpdesk webhooks, admin API and the outbox (assistant/webhooks) --------------------
+    webhook_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Inbound shared secret per provider (zendesk, freshdesk, chatwoot), as JSON: "
+        'CSA_WEBHOOK_SECRETS=\'{"zendesk": "..."}\'. A provider without one is refused.',
+    )
+    webhook_tolerance_s: int = Field(
+        default=300, ge=1, description="Largest allowed skew of X-CSA-Timestamp (replay guard)."
+    )
+    outbox_worker: bool | None = Field(
+        default=None,
+        description="Deliver outbox events from a thread inside the API: true, false, or "
+        "unset = only when webhook subscriptions exist at start-up.",
+    )
+    outbox_poll_s: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1, description="Attempts before `dead`.")
+    outbox_timeout_s: float = Field(default=5.0, gt=0, description="Per delivery HTTP timeout.")
+    outbox_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay.")
+    outbox_backoff_max_s: float = Field(default=3600.0, gt=0, description="Retry delay cap.")
+    outbox_batch_size: int = Field(default=50, ge=1, description="Events claimed per pass.")
+
     @field_validator("max_message_chars")
     @classmethod
     def _positive(cls, v: int) -> int:

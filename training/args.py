@@ -17,7 +17,7 @@ def default_base_model() -> Path:
 
 @dataclass
 class TrainArgs:
-    """How to fine-tune. Defaults fit ~1k short customer turns on a 2-core CPU in ~1 min.
+    """How to fine-tune. Defaults suit ~1k short customer turns (a few minutes on 2 CPU cores).
 
     `lr` is the encoder's peak learning rate; the randomly initialised head learns at
     `lr * head_lr_scale`. The schedule warms up linearly over `warmup_ratio` of the steps
@@ -26,7 +26,7 @@ class TrainArgs:
     """
 
     base_model: Path = field(default_factory=default_base_model)
-    epochs: int = 6
+    epochs: int = 4
     lr: float = 1e-4
     head_lr_scale: float = 10.0
     batch_size: int = 32

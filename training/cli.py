@@ -11,8 +11,14 @@ from typing import Any
 
 import click
 
+from .args import TrainArgs  # light: dataclasses only
+
 TASK = click.Choice(["intents", "sentiment"])
 _DATA_HELP = "CSV (with a header row) or JSON-lines (.jsonl / .json) file."
+
+
+def _default(name: str) -> str:
+    return f"  [default: {TrainArgs.__dataclass_fields__[name].default}]"
 
 
 def _setup_logging() -> None:
@@ -79,34 +85,36 @@ def _column_options(func: Any) -> Any:
     default=None,
     help="Validation examples (same format), used for early stopping, the "
     "temperature and the out-of-scope threshold. Default: a stratified "
-    "10%% of --data.",
+    "10% of --data.",
 )
 @_column_options
-@click.option("--epochs", type=int, default=None, help="Maximum epochs.  [default: 6]")
+@click.option("--epochs", type=int, default=None, help="Maximum epochs." + _default("epochs"))
 @click.option(
     "--lr",
     type=float,
     default=None,
-    help="Peak learning rate of the encoder (the head's is 10x).  [default: 1e-4]",
+    help="Peak learning rate of the encoder (the head's is 10x)." + _default("lr"),
 )
-@click.option("--batch-size", type=int, default=None, help="Examples per step.  [default: 32]")
+@click.option(
+    "--batch-size", type=int, default=None, help="Examples per step." + _default("batch_size")
+)
 @click.option(
     "--max-length",
     type=int,
     default=None,
-    help="Tokens kept per text (longer ones are truncated).  [default: 64]",
+    help="Tokens kept per text (longer ones are truncated)." + _default("max_length"),
 )
 @click.option(
     "--seed",
     type=int,
     default=None,
-    help="Random seed; the same seed gives the same model on CPU.  [default: 0]",
+    help="Random seed; the same seed gives the same model on CPU." + _default("seed"),
 )
 @click.option(
     "--patience",
     type=int,
     default=None,
-    help="Stop after this many epochs without a better validation macro-F1.  [default: 2]",
+    help="Stop after this many epochs without a better validation macro-F1." + _default("patience"),
 )
 @click.option(
     "--device",

@@ -100,7 +100,7 @@ def train_classifier(
         for ids in clf.tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"]
     ]
     steps_per_epoch = math.ceil(len(rows) / args.batch_size)
-    optimizer = torch.optim.AdamW(_param_groups(model, args), lr=args.lr)
+    optimizer = torch.optim.AdamW(_param_groups(model, args), lr=args.lr, fused=True)
     scheduler = _linear_schedule(optimizer, args.warmup_ratio, args.epochs * steps_per_epoch)
     autocast, scaler = _mixed_precision(device)
     log.info(

@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 
 def create_full_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
     """API + demo page + widget + agent console, as `assistant serve` runs it."""
+    from assistant.console_service import ConsoleService
+
     app = create_app(settings, engine=engine)
-    mount_ui(app, app.state.services.store)
+    # the services, not the engine: the engine is built at start-up, after this
+    mount_ui(app, ConsoleService(app.state.services))
     return app
 
 

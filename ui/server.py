@@ -20,6 +20,10 @@ __all__ = ["CACHE_CONTROL", "CONSOLE_PATH", "STATIC_DIR", "STATIC_FILES", "mount
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONSOLE_PATH = "/console"
 CACHE_CONTROL = "public, max-age=300"
+AUTH_MESSAGE = (
+    "Agent console: sign in with your agent account "
+    "(an administrator creates it with <code>assistant agents add NAME</code>)."
+)
 #: URL path -> (file in STATIC_DIR, media type)
 STATIC_FILES: dict[str, tuple[str, str]] = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -29,7 +33,13 @@ STATIC_FILES: dict[str, tuple[str, str]] = {
 
 
 def mount_ui(app: FastAPI, backend: ConsoleBackend) -> None:
-    """Serve ``/``, ``/widget.js``, ``/widget.css`` and mount the console at ``/console``."""
+    """Serve ``/``, ``/widget.js``, ``/widget.css`` and mount the console at ``/console``.
+
+    The console requires a login: Gradio's own login form, checked by
+    ``backend.authenticate`` (agents' hashed passwords in SQL); every console event then
+    carries the agent's name as ``gr.Request.username``.
+    """
+    import anyio.to_thread
     import gradio as gr
     from fastapi.responses import FileResponse
 
@@ -53,10 +63,16 @@ def mount_ui(app: FastAPI, backend: ConsoleBackend) -> None:
             include_in_schema=False,
         )
 
+    async def check_login(username: str, password: str) -> bool:
+        # the password hash is deliberately slow: keep it off the event loop
+        return await anyio.to_thread.run_sync(backend.authenticate, username, password)
+
     gr.mount_gradio_app(
         app,
         build_console(backend),
         path=CONSOLE_PATH,
+        auth=check_login,
+        auth_message=AUTH_MESSAGE,
         footer_links=[],
         ssr_mode=False,
         theme=gr.themes.Soft(primary_hue="green"),

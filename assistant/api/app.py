@@ -36,7 +36,16 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
         m = services.engine.models
         services.versions = {"intents": m.intent.version, "sentiment": m.sentiment.version}
         # background workers: start yours here and stop them after the yield
+        from ..hotswap import start_background_workers  # model watcher, retrain schedule
+
+        model_workers = start_background_workers(services)
+        from ..webhooks.delivery import start_worker  # outbox delivery, when enabled
+
+        outbox_worker = start_worker(settings, services.store)
         yield
+        model_workers.stop()
+        if outbox_worker is not None:
+            outbox_worker.stop()
 
     app = FastAPI(
         title="cs-assistant",
@@ -66,4 +75,8 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
     app.include_router(routes_chat.router)
     app.include_router(routes_conversations.router)
     # routers: include yours below (one line each)
+    from . import routes_admin, routes_webhooks
+
+    app.include_router(routes_webhooks.router)
+    app.include_router(routes_admin.router)
     return app

@@ -21,6 +21,7 @@ from .template import TemplateGenerator
 
 log = logging.getLogger(__name__)
 
+STOP_MARKERS = ("\nCustomer:", "\nAgent:")  # a plain-prompt model writing the next turn
 STREAM_TIMEOUT_S = 120.0  # longest wait for the next token before the stream gives up
 
 
@@ -133,7 +134,7 @@ class TransformersGenerator:
 
     def _clean(self, text: str) -> str:
         """Cut a plain-prompt model that goes on to write the customer's next line."""
-        for stop in ("\nCustomer:", "\nAgent:"):
+        for stop in STOP_MARKERS:
             text = text.split(stop, 1)[0]
         return text.strip()
 
@@ -203,17 +204,25 @@ class TransformersGenerator:
         thread = threading.Thread(target=run, name="transformers-stream", daemon=True)
         thread.start()
         parts: list[str] = []
+        sent, stopped = 0, False
         try:
             for delta in streamer:
-                if delta:
-                    parts.append(delta)
-                    yield delta
+                if not delta or stopped:
+                    continue  # past a stop marker: let generation finish, send nothing more
+                parts.append(delta)
+                text = "".join(parts)
+                cut = min((text.find(m) for m in STOP_MARKERS if m in text), default=-1)
+                if cut >= 0:
+                    stopped, text = True, text[:cut]
+                if len(text) > sent:
+                    yield text[sent:]
+                    sent = len(text)
         finally:
             thread.join()
         if failure:
             log.error("transformers generation failed: %s", failure[0])
             reply = self.fallback.compose(request)
-            if not parts and reply.text:
+            if not sent and reply.text:
                 yield reply.text
             yield Reply(
                 reply.text,
@@ -223,6 +232,6 @@ class TransformersGenerator:
             )
             return
         reply = self._final(request, refs, "".join(parts))
-        if not parts and reply.text:
+        if not sent and reply.text:
             yield reply.text  # nothing streamed: the fallback's text as one chunk
         yield reply

@@ -1,8 +1,10 @@
 """SQL storage (SQLAlchemy 2): conversations, turns, knowledge-base pairs."""
 
-from .db import init_db, make_engine
-
 # more table modules: import yours here so init_db creates their tables
+from . import locks  # noqa: F401  (the `locks` table: training/schedule.py)
+from .agents import Agent, AgentAction  # noqa: F401  (console: agents, audit log)
+from .db import init_db, make_engine
+from .integrations import ApiKey, OutboxEvent, WebhookSubscription  # noqa: F401  (webhooks)
 from .models import Base, Conversation, Label, QAPair, Turn
 from .repository import (
     STATUSES,

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from .db import session_factory
+from .integrations import emit_status_events, emit_turn_events
 from .models import Conversation, Label, QAPair, Turn, utcnow
 
 STATUSES = ("bot", "waiting_for_agent", "agent", "closed")
@@ -148,6 +149,7 @@ class Store:
         """Write the customer's turn and the bot's reply in one transaction."""
         with self.sessions.begin() as s:
             conv = self._conversation_for_update(s, conversation_id)
+            previous_status = conv.status
             now = utcnow()
             conv.slots = dict(slots)
             conv.state = dict(state)
@@ -184,6 +186,7 @@ class Store:
                 s.add(reply)
                 s.flush()
                 bot_id = reply.id
+            emit_turn_events(s, conv, [cust, reply if bot is not None else None], previous_status)
             return Recorded(conv.id, cust.id, bot_id, conv.status)
 
     def _conversation_for_update(self, s: Session, conversation_id: str | None) -> Conversation:
@@ -265,6 +268,7 @@ class Store:
             turn = Turn(conversation_id=conv.id, role="agent", text=text_, author=agent)
             s.add(turn)
             s.flush()
+            emit_turn_events(s, conv, [turn], conv.status)  # no status event
             return turn.id
 
     def set_status(self, conversation_id: str, status: str, agent: str | None = None) -> None:
@@ -272,12 +276,14 @@ class Store:
             raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
         with self.sessions.begin() as s:
             conv = self._conversation_for_update(s, conversation_id)
+            previous_status = conv.status
             conv.status = status
             if agent is not None:
                 conv.assigned_agent = agent
             if status == "bot":
                 conv.state = {}
             conv.updated_at = utcnow()
+            emit_status_events(s, conv, previous_status)
 
     # knowledge base -------------------------------------------------------------
     def upsert_pairs(self, pairs: Iterable[NewPair]) -> tuple[int, int]:
