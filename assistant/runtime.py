@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .catalog import load_catalog, load_facts
 from .engine import Models, TurnEngine
-from .generators import TemplateGenerator
+from .generators.factory import make_generator
 from .policy import Thresholds
 from .settings import Settings
 from .store import Store
@@ -65,7 +65,19 @@ def load_models(settings: Settings, store: Store) -> Models:
 def build_engine(settings: Settings, store: Store, models: Models) -> TurnEngine:
     catalog = load_catalog(settings.intents_catalog_file)
     facts = load_facts(settings.company_facts_file)
-    generator = TemplateGenerator(facts, catalog.titles)
+    key = settings.generator_api_key
+    generator = make_generator(
+        settings.generator,
+        facts=facts,
+        titles=catalog.titles,
+        model_path=settings.generator_model_path,
+        device=settings.generator_device,
+        base_url=settings.generator_base_url,
+        api_key=key.get_secret_value() if key else None,
+        model=settings.generator_model,
+        timeout_s=settings.generator_timeout_s,
+        max_new_tokens=settings.generator_max_new_tokens,
+    )
     thresholds = Thresholds(
         min_intent_confidence=settings.min_intent_confidence,
         clarify_margin=settings.clarify_margin,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,17 @@ class Settings(BaseSettings):
 
     # generator
     generator: str = Field(default="template", description="template | transformers | openai")
+    generator_model_path: Path | None = Field(
+        default=None, description="Local Hugging Face model folder (generator=transformers)."
+    )
+    generator_device: str = "cpu"
+    generator_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8001/v1"
+    )
+    generator_api_key: SecretStr | None = None
+    generator_model: str | None = None
+    generator_timeout_s: float = 10.0
+    generator_max_new_tokens: int = 120
 
     # retraining, model registry and hot swap (training/retrain.py, assistant/hotswap.py) --
     model_watch_interval_s: float = Field(

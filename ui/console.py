@@ -50,7 +50,7 @@ TABLE_HEADERS = [
     "Updated",
 ]
 _STATUS_LABELS = {
-    "waiting_for_agent": "WAITING for agent",
+    "waiting_for_agent": "WAITING",
     "agent": "with agent",
     "bot": "bot",
     "closed": "closed",
@@ -415,6 +415,9 @@ CONSOLE_CSS = """
 #csa-conversation { min-height: 320px; max-height: 560px; overflow-y: auto; }
 #csa-notice p { margin: 0; }
 #csa-whoami { text-align: right; }
+#csa-queue [role=gridcell], #csa-queue th, #csa-queue td {
+  font-family: var(--font); font-size: var(--text-md);
+}
 """
 
 _ANALYTICS_DAYS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "All time": None}
@@ -607,7 +610,7 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                         type="array",
                         interactive=False,
                         wrap=True,
-                        column_widths=["12%", "9%", "27%", "7%", "14%", "12%", "8%", "11%"],
+                        column_widths=["11%", "10%", "28%", "6%", "15%", "11%", "8%", "11%"],
                         label="Queue",
                         max_height=640,
                         elem_id="csa-queue",
