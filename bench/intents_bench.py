@@ -156,7 +156,6 @@ def run_tfidf_svc(splits: Splits) -> Row:
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), LinearSVC(C=1.0)
         )
         pipe.fit(texts, labels)
-        pipe.classes_ = pipe[-1].classes_
         return pipe
 
     def scores(model: Any, texts: list[str]) -> Any:

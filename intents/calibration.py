@@ -36,7 +36,8 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
     """The temperature in [0.05, 20] that minimises validation NLL.
 
     NLL is convex in 1/T, hence unimodal in log T: a golden-section search on log T
-    finds the minimum. Returns 1.0 when there are no rows.
+    finds the minimum. Returns 1.0 when there are no rows, and when every validation row
+    is classified right with a margin (the optimum is then T -> 0: no usable evidence).
     """
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
@@ -57,7 +58,13 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike) -> float:
             lo, a, fa = a, b, fb
             b = lo + ratio * (hi - lo)
             fb = nll(z, y, math.exp(b))
-    return float(math.exp((lo + hi) / 2))
+    fitted = math.exp((lo + hi) / 2)
+    if fitted < _T_MIN * 1.05:
+        # NLL still falling at the lower bound: validation is (almost) perfectly separated,
+        # which is no evidence for sharpening; T -> 0 would push every confidence to 1 and
+        # make the out-of-scope threshold meaningless. Keep the model's own scale.
+        return 1.0
+    return float(fitted)
 
 
 def expected_calibration_error(

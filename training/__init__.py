@@ -1,5 +1,8 @@
 """Data sets, fine-tuning, evaluation and the `train` / `eval` commands.
 
+(`evaluate` lives in `training.evaluation`: a submodule named `evaluate` would shadow
+the function as an attribute of this package.)
+
 Attributes load lazily, so `from training import train_command` imports only click.
 """
 
@@ -12,7 +15,7 @@ if TYPE_CHECKING:
     from .args import TrainArgs
     from .cli import eval_command, train_command
     from .data import DataFileError, Example, load_examples, stratified_split
-    from .evaluate import evaluate, label_metrics, write_report
+    from .evaluation import evaluate, label_metrics, write_report
     from .finetune import TrainResult, train_classifier
 
 _WHERE = {
@@ -23,9 +26,9 @@ _WHERE = {
     "Example": "data",
     "load_examples": "data",
     "stratified_split": "data",
-    "evaluate": "evaluate",
-    "label_metrics": "evaluate",
-    "write_report": "evaluate",
+    "evaluate": "evaluation",
+    "label_metrics": "evaluation",
+    "write_report": "evaluation",
     "TrainResult": "finetune",
     "train_classifier": "finetune",
 }

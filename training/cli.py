@@ -228,7 +228,7 @@ def eval_command(
 
     from intents import ModelLoadError, TextClassifier
 
-    from .evaluate import evaluate, predict_examples, write_report
+    from .evaluation import evaluate, predict_examples, write_report
 
     try:
         classifier = TextClassifier.load(model)

@@ -23,7 +23,7 @@ from intents.calibration import softmax
 
 from .args import TrainArgs
 from .data import Example, stratified_split
-from .evaluate import evaluate
+from .evaluation import evaluate
 
 log = logging.getLogger(__name__)
 

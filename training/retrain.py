@@ -7,10 +7,13 @@ live model on the frozen regression set -> `gate` -> promote, or keep the live m
 record the candidate as rejected with the reasons. Then the FAISS index is rebuilt from
 the approved Q&A pairs. The server swaps promoted models in (assistant/hotswap.py).
 
-Several GPUs: the fine-tuning loop is single-process. For a big data set run the same
-`train_classifier` under `torchrun --nproc_per_node=N` / `accelerate launch` after
-wrapping the model in DistributedDataParallel (see training/README lines in the report);
-one GPU with bf16/fp16 autocast (`--device cuda`) is enough for CLINC150-sized data.
+GPU: `--device cuda` (or auto on a GPU machine) trains with bf16 autocast (fp16 + loss
+scaling on GPUs without bf16). Several GPUs: `train_classifier` is a single-process loop;
+to spread one fine-tuning over N GPUs, launch the same script with
+`torchrun --nproc_per_node=N script.py` or `accelerate launch --multi_gpu script.py`
+after wrapping the model in DistributedDataParallel (or `accelerator.prepare`) and
+sharding batches by rank; save and register from rank 0 only. One GPU is ample for
+CLINC150-sized data.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def regression_metrics(
     """accuracy, macro-F1 and per-label (n, recall) on `examples` (oos rows: right if rejected)."""
     from sklearn.metrics import precision_recall_fscore_support
 
-    from .evaluate import _gold, label_metrics, predict_examples
+    from .evaluation import _gold, label_metrics, predict_examples
 
     gold = _gold(examples, oos_label)
     guess = [p.label for p in predict_examples(clf, examples)]

@@ -412,7 +412,7 @@ def analytics_tables(data: Mapping[str, Any]) -> dict[str, tuple[list[str], list
 
 CONSOLE_CSS = """
 #csa-console-title h1 { margin-bottom: 0; }
-#csa-conversation { min-height: 320px; max-height: 560px; overflow-y: auto; }
+#csa-conversation { min-height: 320px; max-height: 640px; overflow-y: auto; }
 #csa-notice p { margin: 0; }
 #csa-whoami { text-align: right; }
 #csa-queue [role=gridcell], #csa-queue th, #csa-queue td {
@@ -452,12 +452,13 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                 md += "\n\n---\n\n" + activity
         return md
 
+    def _choices(choices: list[tuple[str, int]]) -> Any:
+        """New choices, the newest selected."""
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
     def choices_updates(conv: Mapping[str, Any] | None) -> tuple[Any, Any]:
         customer, agent = turn_choices(conv)
-        return (
-            gr.update(choices=customer, value=customer[0][1] if customer else None),
-            gr.update(choices=agent, value=agent[0][1] if agent else None),
-        )
+        return _choices(customer), _choices(agent)
 
     def refresh(
         conversation_id: str, draft: str, suggested: str, last: dict[str, Any]
@@ -475,8 +476,8 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
             gr.skip() if same["rows"] else rows,
             ids,
             gr.skip() if same["view"] else view,
-            gr.skip() if same["customer"] else gr.update(choices=customer),
-            gr.skip() if same["agent"] else gr.update(choices=agent),
+            gr.skip() if same["customer"] else _choices(customer),
+            gr.skip() if same["agent"] else _choices(agent),
             gr.skip() if draft_now == draft else draft_now,
             suggestion,
             new,
@@ -634,18 +635,22 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                         customer_turn = gr.Dropdown(
                             label="Customer message", choices=[], elem_id="csa-turn"
                         )
-                        with gr.Row():
+                        with gr.Row(equal_height=True):
                             intent = gr.Dropdown(
-                                label="Right intent (pick, or type a new name)",
+                                label="Right intent (pick one, or type a new name)",
                                 choices=[],
                                 allow_custom_value=True,
                                 elem_id="csa-intent",
+                                scale=3,
                             )
-                            intent_btn = gr.Button("Save intent", size="sm")
-                        with gr.Row():
                             sentiment = gr.Radio(
-                                list(SENTIMENTS), label="Right sentiment", elem_id="csa-sentiment"
+                                list(SENTIMENTS),
+                                label="Right sentiment",
+                                elem_id="csa-sentiment",
+                                scale=2,
                             )
+                        with gr.Row():
+                            intent_btn = gr.Button("Save intent", size="sm")
                             sentiment_btn = gr.Button("Save sentiment", size="sm")
                         agent_turn = gr.Dropdown(
                             label="Agent answer to add to the knowledge base",
@@ -663,19 +668,29 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
             summary = gr.Markdown("")
             with gr.Row():
                 per_day_plot = gr.BarPlot(
-                    x="day", y="conversations", title="Conversations per day", height=260
+                    x="day",
+                    y="conversations",
+                    title="Conversations per day",
+                    y_lim=[0, None],
+                    height=260,
                 )
-                sentiment_plot = gr.LinePlot(
+                sentiment_plot = gr.BarPlot(
                     x="day",
                     y="turns",
                     color="sentiment",
                     title="Customer sentiment per day",
+                    y_lim=[0, None],
                     color_map={"negative": "#c0392b", "neutral": "#7f8c8d", "positive": "#27ae60"},
                     height=260,
                 )
             with gr.Row():
                 intents_plot = gr.BarPlot(
-                    x="intent", y="turns", title="Intent volume", x_label_angle=-35, height=300
+                    x="intent",
+                    y="turns",
+                    title="Intent volume",
+                    x_label_angle=-35,
+                    y_lim=[0, None],
+                    height=300,
                 )
                 low_conf_plot = gr.BarPlot(
                     x="intent",
@@ -687,7 +702,12 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                     height=300,
                 )
             reasons_plot = gr.BarPlot(
-                x="reason", y="count", title="Handoff reasons", x_label_angle=-20, height=260
+                x="reason",
+                y="count",
+                title="Handoff reasons",
+                x_label_angle=-20,
+                y_lim=[0, None],
+                height=260,
             )
 
         timer = gr.Timer(REFRESH_SECONDS)

@@ -155,9 +155,7 @@ def test_a_rolled_back_change_leaves_no_event(tiny_engine) -> None:
 
 
 # ------------------------------------------------------------------------- delivery
-def test_receiver_down_then_back_every_event_delivered_exactly_once(
-    tiny_engine, receivers
-) -> None:
+def test_receiver_down_then_back_every_event_delivered_exactly_once(tiny_engine, receivers) -> None:
     store = tiny_engine.store
     port = free_port()  # nothing listens here yet: connection refused
     subscribe(store, f"http://127.0.0.1:{port}/hooks/csa", ALL_EVENTS, SECRET)

@@ -33,6 +33,8 @@ def test_fit_temperature_softens_overconfident_logits() -> None:
 
 def test_fit_temperature_edge_cases() -> None:
     assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
+    separated = np.array([[5.0, 0.0], [0.0, 5.0], [6.0, 1.0]])
+    assert fit_temperature(separated, np.array([0, 1, 0])) == 1.0  # no evidence: keep T=1
     with pytest.raises(ValueError):
         fit_temperature(np.zeros((3, 2)), np.zeros(4, dtype=int))
 

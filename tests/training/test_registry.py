@@ -156,3 +156,36 @@ def test_sql_lock_second_acquire_fails_and_an_expired_lock_is_taken_over(tmp_pat
     with first.hold():
         assert not second.acquire()
     assert second.acquire()  # released at the end of the block
+
+
+def test_schedule_is_due_and_one_run_at_a_time(tmp_path: Path) -> None:
+    from assistant.settings import Settings
+    from assistant.store import BotTurn, CustomerTurn, Store, init_db, make_engine
+    from assistant.store.locks import LockHeld, SqlLock
+    from training.schedule import LOCK_NAME, is_due, last_run, run_locked
+
+    settings = Settings(data_dir=tmp_path / "var", retrain_min_new_labels=2)
+    engine = make_engine(settings.db_url)
+    init_db(engine)
+    store = Store(engine)
+    assert is_due(settings, store) == (False, "0 new labels since the last run, 2 needed")
+    for text in ("where is my order", "refund please"):
+        turn = store.record_turn(
+            None, CustomerTurn(text), BotTurn("ok", "answer", "t"), {}, {}
+        ).customer_turn_id
+        store.add_label(turn, "sentiment", "neutral", "ann")
+    assert is_due(settings, store)[0]
+
+    other = SqlLock(engine, LOCK_NAME, ttl_s=60, owner="other-host")
+    assert other.acquire()
+    with pytest.raises(LockHeld):
+        run_locked(settings, store, tasks=("intents",), refresh_index=False)
+    other.release()
+
+    # nothing labelled for intents: the run is recorded, the task skipped (no training)
+    report = run_locked(settings, store, tasks=("intents",), refresh_index=False)
+    assert [o.status for o in report.outcomes] == ["skipped"]
+    assert last_run(settings) is not None
+    due, why = is_due(settings, store)
+    assert not due and "less than 168.0h ago" in why
+    assert SqlLock(engine, LOCK_NAME, ttl_s=60).acquire()  # released after the run

@@ -49,10 +49,18 @@ def test_index_embeds_widget_with_one_tag(client: TestClient) -> None:
     assert not re.search(r"""(src|href)=["']https?://""", res.text)
 
 
-def test_console_answers(client: TestClient) -> None:
+def test_console_answers_behind_a_login(client: TestClient, fake_backend: Any) -> None:
     res = client.get("/console/", follow_redirects=True)
     assert res.status_code == 200
     assert "text/html" in res.headers["content-type"]
+    assert client.get("/console/config").status_code == 401  # the app's config needs a login
+
+    bad = client.post("/console/login", data={"username": "sam", "password": "wrong"})
+    assert bad.status_code == 400
+    ok = client.post(
+        "/console/login", data={"username": "sam", "password": "correct horse battery"}
+    )
+    assert ok.status_code == 200 and ok.json() == {"success": True}
     config = client.get("/console/config")
     assert config.status_code == 200
 

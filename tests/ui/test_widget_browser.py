@@ -569,3 +569,147 @@ def test_real_service_in_the_widget(page: Any, real_servers: Servers) -> None:
     assert agent.text_content() == "Hi, Sam from Harbor & Pine here <b>!</b>"
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT_DIR / "widget-real-service.png"))
+
+
+# --------------------------------------------------------------------------------------------
+# the agent console (/console) on the real service: tiny models, SQLite, agents with passwords
+# --------------------------------------------------------------------------------------------
+
+AGENT, PASSWORD = "sam", "correct horse battery"
+LAMP = f"My lamp arrived broken {XSS}"
+
+
+@dataclass
+class Console:
+    servers: Servers
+    waiting_id: str
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """`ui.app.create_full_app` on tiny random models, an agent and a few conversations."""
+    from tiny_models import make_tiny_bert
+
+    from assistant.engine import Models
+    from assistant.runtime import build_engine
+    from assistant.settings import Settings
+    from assistant.store import BotTurn, CustomerTurn, Store, init_db, make_engine
+    from assistant.store.agents import Agents
+    from intents import TextClassifier
+    from retrieval import KnowledgeBase, QAPair, SentenceEncoder
+    from ui.app import create_full_app
+
+    root = tmp_path_factory.mktemp("console")
+    bert = make_tiny_bert(root / "bert")
+    settings = Settings(data_dir=root / "var")
+    demo = settings.demo_dir
+    db = make_engine(settings.db_url)
+    init_db(db)
+    store = Store(db)
+    Agents(db).add(AGENT, PASSWORD)
+    kb = KnowledgeBase(SentenceEncoder(bert))
+    kb.build([QAPair(1, "Where is my order?", "It is on its way.", "order_status")])
+    names = sorted(json.loads((demo / "intents.json").read_text()))
+    models = Models(
+        intent=TextClassifier.create(bert, names, "intents"),
+        sentiment=TextClassifier.create(bert, ["negative", "neutral", "positive"], "sentiment"),
+        knowledge=kb,
+    )
+    engine = build_engine(settings, store, models)
+
+    def conversation(customer: CustomerTurn, bot: BotTurn, status: str) -> str:
+        return store.record_turn(None, customer, bot, {}, {}, status=status).conversation_id
+
+    conversation(
+        CustomerTurn("Where is my order 48213?", "order_status", 0.93, "neutral", 0.71),
+        BotTurn("Order 48213 is on its way.", "answer", "confident match", [{"id": 1, "score": 1}]),
+        "bot",
+    )
+    conversation(
+        CustomerTurn("Do you ship to Portland?", "shipping_destinations", 0.88, "positive", 0.8),
+        BotTurn("Yes, we ship everywhere in the US.", "answer", "confident match"),
+        "closed",
+    )
+    waiting = conversation(
+        CustomerTurn(LAMP, "damaged_item", 0.81, "negative", 0.95),
+        BotTurn("I'm connecting you with a member of our team.", "handoff", "asked for a person"),
+        "waiting_for_agent",
+    )
+    with _serve(lambda origin: create_full_app(settings, engine=engine)) as running:
+        yield Console(running, waiting)
+
+
+def _login(page: Any, base: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/console/")
+    page.locator("input[type=password]").wait_for(state="visible", timeout=60_000)
+    page.locator("input[type=text], input:not([type])").first.fill(AGENT)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+def test_console_requires_login(page: Any, console: Console) -> None:
+    import urllib.error
+    import urllib.request
+
+    base = console.servers.api
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(base + "/console/config", timeout=10)
+    assert denied.value.code == 401
+
+    page.goto(base + "/console/")
+    page.locator("input[type=password]").wait_for(state="visible", timeout=60_000)
+    assert page.get_by_role("button", name="Login").is_visible()
+    assert page.locator("#csa-queue").count() == 0
+    assert "lamp" not in page.content()
+
+    _login(page, base, password="not the password")
+    page.get_by_text("Incorrect credentials").wait_for(state="visible")
+    assert page.locator("#csa-queue").count() == 0
+
+
+def test_console_take_over_and_reply(page: Any, console: Console) -> None:
+    base, cid = console.servers.api, console.waiting_id
+    store = console.servers.app.state.services.store
+    page.set_viewport_size({"width": 1440, "height": 960})
+    _login(page, base)
+    page.locator("#csa-whoami").get_by_text(AGENT).wait_for(state="visible", timeout=30_000)
+
+    waiting = page.locator("#csa-queue [role=gridcell]", has_text="WAITING").first
+    waiting.wait_for(state="visible")
+    waiting.click()
+    view = page.locator("#csa-conversation")
+    view.get_by_text("My lamp arrived broken").wait_for(state="visible")
+    assert XSS in view.inner_text()  # shown as text, not markup
+    assert page.locator("#csa-conversation img").count() == 0
+    assert "asked for a person" in view.inner_text()  # the policy's reason
+
+    page.locator("#csa-take").click()
+    notice = page.locator("#csa-notice")
+    notice.get_by_text("You have the conversation").wait_for(state="visible")
+    conv = store.get_conversation(cid)
+    assert (conv["status"], conv["assigned_agent"]) == ("agent", AGENT)
+
+    reply = "Hi, I'm Sam. So sorry about the lamp: a replacement ships today."
+    page.locator("#csa-draft textarea").fill(reply)
+    page.locator("#csa-send").click()
+    notice.get_by_text("Reply sent").wait_for(state="visible")
+    view.get_by_text("Agent (sam)").wait_for(state="visible")
+
+    last = store.get_conversation(cid)["messages"][-1]
+    assert (last["role"], last["author"], last["text"]) == ("agent", AGENT, reply)
+    from assistant.store.agents import Agents
+
+    audit = Agents(store.engine).actions(cid)
+    assert [(a["agent"], a["action"]) for a in audit] == [(AGENT, "take_over"), (AGENT, "send")]
+    page.wait_for_function("document.querySelector('#csa-draft textarea').value === ''")
+    assert page.dialogs == []
+
+    page.get_by_text("Teach the bot").click()
+    page.wait_for_timeout(500)
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT_DIR / "console.png"), full_page=True)
+
+    page.get_by_role("tab", name="Analytics").click()
+    page.get_by_text("conversations since").wait_for(state="visible")
+    page.wait_for_timeout(1500)  # let the plots draw
+    page.screenshot(path=str(OUTPUT_DIR / "console-analytics.png"), full_page=True)
