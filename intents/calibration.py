@@ -89,6 +89,7 @@ def choose_oos_threshold(
     is_correct: ArrayLike,
     is_oos: ArrayLike | None = None,
     keep: float = 0.98,
+    min_oos_rows: int = 30,
 ) -> float:
     """The calibrated max-probability below which a turn is rejected as out of scope.
 
@@ -104,6 +105,11 @@ def choose_oos_threshold(
     - Without out-of-scope rows: the `1 - keep` quantile of the confidences of correctly
       classified rows, so that `keep` (98%) of them are still accepted and inputs the
       model is unsure about (garbage, other topics) are rejected.
+
+    - With fewer than `min_oos_rows` out-of-scope rows, that maximum is not trusted on its
+      own (a handful of OOS rows pull the threshold up to just above their confidences and
+      the model then rejects many good in-scope turns): the threshold is capped at the
+      no-OOS quantile above, so at least `keep` of the correct in-scope rows stay accepted.
 
     `is_correct` is read only for in-scope rows. Returns 0.0 (never reject) when there is
     nothing to learn from.
@@ -127,4 +133,7 @@ def choose_oos_threshold(
     rejected_oos = np.searchsorted(oos_conf, candidates, side="left")
     in_acc = accepted_right / n_in if n_in else np.zeros(len(candidates))
     score = in_acc + rejected_oos / n_oos
+    if n_oos < min_oos_rows and len(correct_conf):
+        cap = float(np.quantile(correct_conf, 1.0 - keep))
+        score = np.where(candidates <= cap, score, -np.inf)
     return float(candidates[int(np.argmax(score))])

@@ -58,12 +58,12 @@ def test_threshold_with_oos_rows_separates_the_two_populations() -> None:
 
 
 def test_threshold_trades_off_overlap_by_the_documented_criterion() -> None:
-    # Overlap: the best sum in-scope accuracy + OOS recall is at 0.6 (1 wrong accept
-    # lost is worth less than 2 of 3 oos rejected).
+    # OOS rows trusted (min_oos_rows=1). Overlap: the best sum in-scope accuracy + OOS
+    # recall is at 0.6 (1 wrong accept lost is worth less than 2 of 3 oos rejected).
     conf = np.array([0.9, 0.8, 0.7, 0.55, 0.65, 0.5, 0.45])
     correct = np.array([1, 1, 1, 1, 0, 0, 0], dtype=bool)
     is_oos = np.array([0, 0, 0, 0, 1, 1, 1], dtype=bool)
-    t = choose_oos_threshold(conf, correct, is_oos)
+    t = choose_oos_threshold(conf, correct, is_oos, min_oos_rows=1)
     in_acc = ((conf >= t) & correct)[~is_oos].mean()
     oos_recall = (conf < t)[is_oos].mean()
     for other in np.linspace(0, 1, 101):
@@ -91,3 +91,14 @@ def test_expected_calibration_error() -> None:
     assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
     assert expected_calibration_error([1.0] * 4, [False] * 4) == pytest.approx(1.0)
     assert expected_calibration_error([], []) == 0.0
+
+
+def test_few_oos_rows_cannot_push_the_threshold_above_most_correct_rows() -> None:
+    # 98 correct in-scope rows spread over 0.5..0.99, 4 OOS rows just under 0.97: the
+    # unconstrained optimum (0.97) would reject most good turns; the cap keeps 98% of them.
+    conf = np.concatenate([np.linspace(0.5, 0.99, 98), [0.96, 0.965, 0.968, 0.969]])
+    correct = np.concatenate([np.ones(98, bool), np.zeros(4, bool)])
+    oos = np.concatenate([np.zeros(98, bool), np.ones(4, bool)])
+    t = choose_oos_threshold(conf, correct, oos)
+    assert t <= np.quantile(conf[:98], 0.02) + 1e-9
+    assert choose_oos_threshold(conf, correct, oos, min_oos_rows=1) > 0.96
