@@ -15,7 +15,15 @@ from intents.entities import extract_entities, slots_from_entities
 
 from .catalog import Catalog
 from .generators import Candidate, Generator, Reply, ReplyRequest
-from .policy import OUT_OF_SCOPE, Decision, Thresholds, TurnFacts, decide, is_strongly_negative
+from .policy import (
+    OUT_OF_SCOPE,
+    Decision,
+    Thresholds,
+    TurnFacts,
+    decide,
+    is_strongly_negative,
+    is_unclear,
+)
 from .redact import redact
 from .store import BotTurn, ConversationState, CustomerTurn, Store
 
@@ -263,7 +271,11 @@ class TurnEngine:
                 if pending_next
                 else None
             ),
-            "oos_streak": facts.oos_streak + 1 if turn.intent == OUT_OF_SCOPE else 0,
+            "oos_streak": (
+                facts.oos_streak + 1
+                if is_unclear(facts, self.thresholds) and action != "answer"
+                else 0
+            ),
             "negative_streak": (
                 facts.negative_streak + 1 if is_strongly_negative(facts, self.thresholds) else 0
             ),

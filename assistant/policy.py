@@ -17,7 +17,7 @@ OUT_OF_SCOPE = "out_of_scope"
 class Thresholds:
     min_intent_confidence: float = 0.45
     clarify_margin: float = 0.15
-    min_retrieval_score: float = 0.35
+    min_retrieval_score: float = 0.25
     negative_handoff_score: float = 0.8
 
 
@@ -37,7 +37,7 @@ class TurnFacts:
     pending_intent: str | None = None  # intent waiting for a slot from an earlier turn
     pending_required: tuple[str, ...] = ()  # the slots that pending intent needs
     handoff_intent: bool = False  # the intent means "get me a person"
-    oos_streak: int = 0  # out-of-scope turns in a row just before this one
+    oos_streak: int = 0  # out-of-scope or unclear turns in a row just before this one
     negative_streak: int = 0  # strongly negative turns in a row just before this one
     forced: bool = False  # the customer picked a quick reply: the intent is certain
 
@@ -56,6 +56,13 @@ class Decision:
 
 def is_strongly_negative(facts: TurnFacts, t: Thresholds) -> bool:
     return facts.sentiment == "negative" and facts.sentiment_score >= t.negative_handoff_score
+
+
+def is_unclear(facts: TurnFacts, t: Thresholds) -> bool:
+    """Out of scope, or below the confidence we act on (a quick reply is never unclear)."""
+    if facts.forced:
+        return False
+    return facts.intent == OUT_OF_SCOPE or facts.confidence < t.min_intent_confidence
 
 
 def decide(facts: TurnFacts, t: Thresholds) -> Decision:
@@ -99,9 +106,11 @@ def decide(facts: TurnFacts, t: Thresholds) -> Decision:
     elif not facts.forced:
         if oos:
             if facts.oos_streak >= 1:
-                return out("handoff", "two out-of-scope turns in a row", intent)
+                return out("handoff", "two out-of-scope or unclear turns in a row", intent)
             return out("clarify", "out of scope: asked to rephrase", intent)
         if facts.confidence < t.min_intent_confidence:
+            if facts.oos_streak >= 1:
+                return out("handoff", "two out-of-scope or unclear turns in a row", intent)
             options = (intent,) + ((facts.runner_up[0],) if facts.runner_up else ())
             return out(
                 "clarify",

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     )
     min_intent_confidence: float = 0.45
     min_retrieval_score: float = Field(
-        0.35, description="Cosine below which no source is grounded."
+        0.25, description="Cosine below which no source is grounded."
     )
     negative_handoff_score: float = Field(
         default=0.8, description="Sentiment score counted as angry."

@@ -14,6 +14,7 @@ from .base import Reply, ReplyRequest
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}|\{\s*([A-Za-z_][\w ]*?)\s*\}")
 CUSTOMER_SLOTS = ("order_number", "email", "phone")
+APOLOGY = re.compile(r"\s*(?:(?:i'm|i am|we're|we are)\s+)?(?:(?:so|very|really|truly)\s+)?sorry", re.I)
 SLOT_QUESTIONS = {
     "order_number": "Could you tell me your order number? It's in your confirmation email.",
     "email": "Could you tell me the email address on your account?",
@@ -70,10 +71,11 @@ class TemplateGenerator:
     def _values(self, slots: Mapping[str, str]) -> dict[str, str]:
         return {**self.facts, **{k: v for k, v in slots.items() if not k.startswith("_")}}
 
-    def _opening(self, request: ReplyRequest) -> str:
-        if request.decision.strongly_negative or request.decision.action == "handoff":
-            return "I'm sorry about the trouble. " if request.decision.strongly_negative else ""
-        return ""
+    def _opening(self, request: ReplyRequest, text: str = "") -> str:
+        """An apology when the customer is upset, unless the reply already opens with one."""
+        if not request.decision.strongly_negative or APOLOGY.match(text):
+            return ""
+        return "I'm sorry about the trouble. "
 
     def compose(self, request: ReplyRequest) -> Reply:
         d = request.decision
@@ -86,7 +88,7 @@ class TemplateGenerator:
         for cand in request.candidates:
             text, missing = fill(cand.answer, values)
             if not missing:
-                return Reply(self._opening(request) + text, [cand.id])
+                return Reply(self._opening(request, text) + text, [cand.id])
             customer = [m for m in missing if m in CUSTOMER_SLOTS]
             if customer and asked is None:
                 asked = customer[0]

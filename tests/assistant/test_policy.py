@@ -88,6 +88,13 @@ CASES = [
         OUT_OF_SCOPE,
     ),
     (
+        "unclear after out of scope",
+        facts(oos_streak=1, confidence=0.3, runner_up=("shipping_cost", 0.1)),
+        "handoff",
+        "out-of-scope or unclear",
+        "delivery_times",
+    ),
+    (
         "first angry turn answers",
         facts(sentiment="negative", sentiment_score=0.95),
         "answer",

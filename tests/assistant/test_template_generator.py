@@ -87,3 +87,9 @@ def test_clarify_texts_and_quick_replies() -> None:
 def test_handoff_mentions_hours() -> None:
     r = gen().compose(req(Decision("handoff", "asked", "talk_to_human"), []))
     assert "9 to 5" in r.text
+
+
+def test_no_double_apology() -> None:
+    angry = Decision("answer", "ok", "complaint", strongly_negative=True)
+    r = gen().compose(req(angry, ["I'm so sorry we let you down."]))
+    assert r.text == "I'm so sorry we let you down."
