@@ -133,7 +133,7 @@ def choose_oos_threshold(
     rejected_oos = np.searchsorted(oos_conf, candidates, side="left")
     in_acc = accepted_right / n_in if n_in else np.zeros(len(candidates))
     score = in_acc + rejected_oos / n_oos
+    best = float(candidates[int(np.argmax(score))])
     if n_oos < min_oos_rows and len(correct_conf):
-        cap = float(np.quantile(correct_conf, 1.0 - keep))
-        score = np.where(candidates <= cap, score, -np.inf)
-    return float(candidates[int(np.argmax(score))])
+        return min(best, float(np.quantile(correct_conf, 1.0 - keep)))
+    return best
