@@ -14,7 +14,9 @@ from .base import Reply, ReplyRequest
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}|\{\s*([A-Za-z_][\w ]*?)\s*\}")
 CUSTOMER_SLOTS = ("order_number", "email", "phone")
-APOLOGY = re.compile(r"\s*(?:(?:i'm|i am|we're|we are)\s+)?(?:(?:so|very|really|truly)\s+)?sorry", re.I)
+APOLOGY = re.compile(
+    r"\s*(?:(?:i'm|i am|we're|we are)\s+)?(?:(?:so|very|really|truly)\s+)?sorry", re.I
+)
 SLOT_QUESTIONS = {
     "order_number": "Could you tell me your order number? It's in your confirmation email.",
     "email": "Could you tell me the email address on your account?",
