@@ -74,6 +74,9 @@ class Row:
     device: str
 
 
+FINETUNED = "fine-tuned MiniLM (ours)"
+
+
 def _cap(rows: list[Example], limit: int | None, seed: int = 0) -> list[Example]:
     if limit is None or len(rows) <= limit:
         return rows
@@ -189,7 +192,7 @@ def run_finetuned(splits: Splits, args: TrainArgs, out_dir: Path) -> Row:
     result = train_classifier(splits.train, splits.val, args, out_dir, splits.task)
     clf = TextClassifier.load(out_dir, device=result.device)
     metrics = evaluate(clf, splits.test, oos_label=OOS)
-    return Row(splits.name, "fine-tuned MiniLM (ours)", metrics, result.seconds, result.device)
+    return Row(splits.name, FINETUNED, metrics, result.seconds, result.device)
 
 
 def table(rows: list[Row]) -> str:
@@ -210,10 +213,10 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def latency(folders: list[Path], texts: list[str], turns: int) -> str:
-    """p50/p90 of one turn (intent + sentiment, batch 1) and batched throughput, on CPU."""
+def latency(folders: list[Path], texts: list[str], turns: int) -> tuple[str, dict[str, float]]:
+    """One turn = intent + sentiment on CPU: p50/p90 at batch 1, and batched turns/s."""
     if not folders or not texts:
-        return ""
+        return "", {}
     models = [TextClassifier.load(folder, device="cpu") for folder in folders]
     sample = (texts * (turns // len(texts) + 1))[:turns]
     for text in sample[:5]:  # warm-up
@@ -226,17 +229,66 @@ def latency(folders: list[Path], texts: list[str], turns: int) -> str:
             m.predict([text])
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    p90 = times[int(0.9 * (len(times) - 1))]
+    p50, p90 = statistics.median(times), times[int(0.9 * (len(times) - 1))]
     batch = (texts * (512 // len(texts) + 1))[:512]
     started = time.perf_counter()
-    models[0].predict(batch, batch_size=64)
+    for m in models:
+        m.predict(batch, batch_size=64)
     throughput = len(batch) / (time.perf_counter() - started)
     what = " + ".join(m.task for m in models)
-    return (
-        f"CPU inference ({what}, {len(times)} single turns): p50 {statistics.median(times):.1f} "
-        f"ms, p90 {p90:.1f} ms; batched ({models[0].task}, batch 64): "
-        f"{throughput:.0f} texts/s\n"
+    text = (
+        f"CPU inference, one turn = {what} ({len(times)} single turns, torch threads "
+        f"{_torch_threads()}): p50 {p50:.1f} ms, p90 {p90:.1f} ms; batched (batch 64, "
+        f"512 turns through each model): {throughput:.0f} turns/s\n"
     )
+    return text, {"p50_ms": p50, "turns_per_s": throughput, "models": float(len(models))}
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def verdicts(rows: list[Row], cost: dict[str, float]) -> str:
+    """Each target of the issue, met or missed, from what this run measured."""
+
+    def mark(ok: bool) -> str:
+        return "**met**" if ok else "**missed**"
+
+    lines = ["Targets (fine-tuned MiniLM):"]
+    for r in rows:
+        if r.method != FINETUNED:
+            continue
+        m = r.metrics
+        if r.data == "CLINC150" and "in_scope_accuracy" in m:
+            ok = m["in_scope_accuracy"] >= 0.97 and m["oos_recall"] >= 0.80
+            lines.append(
+                f"- CLINC150 in-scope accuracy >= 97.0% with OOS recall >= 80% at the same "
+                f"threshold: {mark(ok)} ({m['in_scope_accuracy']:.2%} / {m['oos_recall']:.2%})"
+            )
+            fast = r.train_seconds <= 30 * 60 if r.device == "cpu" else r.train_seconds <= 120
+            budget = "30 min on CPU" if r.device == "cpu" else "2 min on GPU"
+            lines.append(
+                f"- CLINC150 full fine-tuning within {budget}: {mark(fast)} "
+                f"({r.train_seconds / 60:.1f} min on {r.device})"
+            )
+        if r.data == "airline":
+            ok = m["accuracy"] >= 0.86 and m["macro_f1"] >= 0.82
+            lines.append(
+                f"- airline sentiment accuracy >= 86% and macro-F1 >= 0.82: {mark(ok)} "
+                f"({m['accuracy']:.2%} / {m['macro_f1']:.3f})"
+            )
+    if cost.get("models") == 2:
+        lines.append(
+            f"- CPU p50 per turn (intent + sentiment) <= 10 ms: {mark(cost['p50_ms'] <= 10)} "
+            f"({cost['p50_ms']:.1f} ms)"
+        )
+        lines.append(
+            f"- batched throughput >= 300 turns/s: {mark(cost['turns_per_s'] >= 300)} "
+            f"({cost['turns_per_s']:.0f} turns/s)"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def machine() -> str:
@@ -276,6 +328,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--turns", type=int, default=200, help="single turns timed for latency")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
     parser.add_argument("--no-append", action="store_true", help="print only")
+    parser.add_argument(
+        "--keep-models",
+        type=Path,
+        default=None,
+        help="keep the fine-tuned models in this folder (default: a temporary one)",
+    )
+    parser.add_argument(
+        "--latency-only",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only time CPU inference of models kept earlier with --keep-models DIR",
+    )
     opts = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
@@ -290,10 +355,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args.validate()
 
+    if opts.latency_only is not None:
+        texts = [ex.text for ex in load_clinc(opts.data_root, None).test[:200]]
+        folders = [
+            opts.latency_only / t for t in ("clinc", "airline") if (opts.latency_only / t).is_dir()
+        ]
+        timing, cost = latency(folders, texts, opts.turns)
+        print(timing + "\n" + verdicts([], cost))
+        return
+
     rows: list[Row] = []
     trained: dict[str, Path] = {}  # task -> first fine-tuned folder
     test_texts: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="intents-bench-") as work:
+    with tempfile.TemporaryDirectory(prefix="intents-bench-") as tmp:
+        work = opts.keep_models or Path(tmp)
         for task in tasks:
             splits = LOADERS[task](opts.data_root, opts.limit)
             log.info(
@@ -304,15 +379,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                 len(splits.test),
             )
             if "finetuned" in methods:
-                rows.append(run_finetuned(splits, args, Path(work) / task))
-                trained.setdefault(splits.task, Path(work) / task)
+                rows.append(run_finetuned(splits, args, work / task))
+                trained.setdefault(splits.task, work / task)
                 test_texts = test_texts or [ex.text for ex in splits.test[:200]]
             if "tfidf" in methods:
                 rows.append(run_tfidf_svc(splits))
             if "frozen" in methods:
                 rows.append(run_frozen_minilm(splits, args.base_model))
             log.info("%s done", splits.name)
-        timing = latency(list(trained.values()), test_texts, opts.turns)
+        timing, cost = latency(list(trained.values()), test_texts, opts.turns)
 
     command = "python " + " ".join(
         shlex.quote(a)
@@ -334,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"- fine-tuning: epochs {args.epochs}, lr {args.lr}, batch {args.batch_size}, "
         f"max_length {args.max_length}, seed {args.seed}"
         f"{', limit ' + str(opts.limit) + ' rows per split' if opts.limit else ''}\n\n"
-        f"{body}\n\n{note}{timing}"
+        f"{body}\n\n{note}{timing}\n{verdicts(rows, cost)}"
     )
     print(section)
     if not opts.no_append:

@@ -27,42 +27,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "bench"))
+
+from report import append_section  # noqa: E402
+
 from retrieval import KnowledgeBase, QAPair, SentenceEncoder  # noqa: E402
 
 log = logging.getLogger("retrieval_quality")
 TARGET_TOP1 = 0.99
 Ranking = list[list[int]]  # per query: indices into the knowledge base, best first
-
-
-def machine_line() -> str:
-    """`nproc` and the CPU model, for the results file."""
-    import os
-
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
-
-
-def append_results(path: Path, section: str, command: str, machine: str, table: str) -> None:
-    """Append a dated section to bench/RESULTS.md (created with a title when missing)."""
-    import datetime
-
-    if not path.exists():
-        path.write_text("# Benchmark results\n", encoding="utf-8")
-    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    text = (
-        f"\n## {section}\n\n- date: {now}\n- machine: {machine}\n- command: `{command}`\n\n"
-        f"{table}\n"
-    )
-    with path.open("a", encoding="utf-8") as f:
-        f.write(text)
-    print(f"appended to {path}")
 
 
 def load_bitext(data_root: Path) -> tuple[list[str], list[str], list[str]]:
@@ -334,7 +307,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     cmd = " ".join(["python", *sys.argv])
-    append_results(args.results, "Retrieval quality", cmd, machine_line(), table)
+    append_section("Retrieval quality", cmd, table, path=args.results)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from retrieval_quality import append_results, machine_line  # noqa: E402
+from report import append_section  # noqa: E402
 
 import retrieval.index as index_mod  # noqa: E402
 from retrieval import VectorIndex  # noqa: E402
@@ -227,9 +227,7 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    append_results(
-        args.results, "Retrieval scale", " ".join(["python", *sys.argv]), machine_line(), table
-    )
+    append_section("Retrieval scale", " ".join(["python", *sys.argv]), table, path=args.results)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -39,6 +37,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+sys.path.insert(0, str(REPO / "bench"))
+
+from report import append_section  # noqa: E402
 
 from assistant.generators import (  # noqa: E402
     Candidate,
@@ -250,33 +252,6 @@ def verdicts(o: Outcome) -> str:
     )
 
 
-# ------------------------------------------------------------------- reporting
-def machine_line() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc {len(os.sched_getaffinity(0))} (of {os.cpu_count()} CPUs), {model}"
-
-
-def append_results(path: Path, body: str, command: str) -> None:
-    """Append a dated section (the file is shared: never rewritten, only appended to)."""
-    if not path.exists():
-        path.write_text("# Benchmark results\n", encoding="utf-8")
-    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    text = (
-        f"\n## Whole-turn quality (Bitext)\n\n- date: {now}\n- machine: {machine_line()}\n"
-        f"- command: `{command}`\n\n{body}\n"
-    )
-    with path.open("a", encoding="utf-8") as f:
-        f.write(text)
-    print(f"appended to {path}")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-root", type=Path, default=REPO / ".." / "shared" / "data")
@@ -373,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.no_results:
         given = list(sys.argv[1:] if argv is None else argv)
         command = " ".join([".venv/bin/python bench/turn_quality.py", *given])
-        append_results(args.results, body, command)
+        append_section("Whole-turn quality (Bitext)", command, body, path=args.results)
 
 
 if __name__ == "__main__":
