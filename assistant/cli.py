@@ -81,6 +81,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=port or settings.port,
         workers=workers,
         log_level="info",
+        access_log=settings.access_log,
     )
 
 
@@ -191,6 +192,37 @@ def index_rebuild() -> None:
     click.echo(f"index rebuilt: {n} pairs at {settings.index_dir}", err=True)
 
 
+@main.group()
+def db() -> None:
+    """The database schema (Alembic migrations; `serve` and every command upgrade by themselves)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the newest schema (`alembic upgrade head`; safe to repeat)."""
+    from .store import make_engine
+    from .store.migrate import upgrade
+
+    engine = make_engine(_settings().db_url)
+    click.echo(f"database schema at {upgrade(engine)} (head)", err=True)
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and whether it is the newest."""
+    from .store import make_engine
+    from .store.migrate import current_revision, head_revision
+
+    with make_engine(_settings().db_url).connect() as conn:
+        rev = current_revision(conn)
+    head = head_revision()
+    click.echo(
+        f"{rev} (head)"
+        if rev == head
+        else f"{rev or 'none'} (head {head}: run `assistant db upgrade`)"
+    )
+
+
 # command groups from other modules: register yours below (one line each)
 from .cli_agents import agents as _agents_group  # noqa: E402
 
@@ -198,6 +230,11 @@ main.add_command(_agents_group)
 from training.cli_retrain import add_commands as _add_retrain_commands  # noqa: E402
 
 _add_retrain_commands(main)  # data export, retrain, models list|promote|rollback
+from .cli_erasure import erase_command as _erase_command  # noqa: E402
+
+_data_group = main.commands["data"]
+assert isinstance(_data_group, click.Group)
+_data_group.add_command(_erase_command)  # data erase
 from .cli_integrations import keys as _keys_group  # noqa: E402
 from .cli_integrations import webhooks as _webhooks_group  # noqa: E402
 

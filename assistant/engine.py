@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from intents.entities import extract_entities, slots_from_entities
 
+from .batcher import MicroBatcher
 from .catalog import Catalog
 from .generators import Candidate, Generator, Reply, ReplyRequest
 from .policy import (
@@ -24,7 +25,7 @@ from .policy import (
     is_strongly_negative,
     is_unclear,
 )
-from .redact import redact
+from .redact import redact, redact_echoes, storable_slots
 from .store import BotTurn, ConversationState, CustomerTurn, Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,11 @@ class HitLike(Protocol):
 class KnowledgeLike(Protocol):
     def __len__(self) -> int: ...
 
-    def search(self, query: str, k: int = 5, intent: str | None = None) -> Sequence[HitLike]: ...
+    def encode_queries(self, queries: Sequence[str]) -> Any: ...
+
+    def search(
+        self, query: str, k: int = 5, intent: str | None = None, query_vector: Any = None
+    ) -> Sequence[HitLike]: ...
 
 
 @dataclass
@@ -70,6 +75,41 @@ class Models:
     intent: ClassifierLike
     sentiment: ClassifierLike
     knowledge: KnowledgeLike
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the models say about one message: intent, sentiment, the query's vector."""
+
+    intent: PredictionLike
+    sentiment: PredictionLike
+    query_vector: Any
+
+
+def analyse(models: Models, messages: Sequence[str], queries: Sequence[str]) -> list[Analysis]:
+    """One forward pass per model for all `messages` (and the retrieval `queries`)."""
+    intents = models.intent.predict(messages, top_k=3)
+    sentiments = models.sentiment.predict(messages, top_k=3)
+    vectors = models.knowledge.encode_queries(queries)
+    return [Analysis(i, s, v) for i, s, v in zip(intents, sentiments, vectors, strict=True)]
+
+
+AnalysisItem = tuple[Models, str, str]  # (models, message, retrieval query)
+
+
+def analyse_batch(items: Sequence[AnalysisItem]) -> list[Analysis]:
+    """`analyse` for the turns of many callers: each group of items that came with the same
+    `Models` runs together, so a batch straddling a hot swap never mixes model sets."""
+    groups: dict[int, list[int]] = {}
+    for n, (models, _, _) in enumerate(items):
+        groups.setdefault(id(models), []).append(n)
+    out: list[Analysis | None] = [None] * len(items)
+    for members in groups.values():
+        models = items[members[0]][0]
+        found = analyse(models, [items[n][1] for n in members], [items[n][2] for n in members])
+        for n, analysis in zip(members, found, strict=True):
+            out[n] = analysis
+    return [a for a in out if a is not None]
 
 
 @dataclass(frozen=True)
@@ -139,6 +179,8 @@ class TurnEngine:
         catalog: Catalog,
         thresholds: Thresholds,
         retrieval_k: int = 5,
+        batcher: MicroBatcher[AnalysisItem, Analysis] | None = None,
+        store_unredacted: bool = False,
     ) -> None:
         self.store = store
         self.models = models
@@ -146,6 +188,20 @@ class TurnEngine:
         self.catalog = catalog
         self.thresholds = thresholds
         self.retrieval_k = retrieval_k
+        # Shares model calls with concurrent turns (runs `analyse_batch`); None: run alone.
+        self.batcher = batcher
+        # keep the original texts and the email/phone slots too (settings.store_unredacted)
+        self.store_unredacted = store_unredacted
+
+    def close(self) -> None:
+        """Stop the batcher (turns still waiting for it fail with `BatcherClosed`)."""
+        if self.batcher is not None:
+            self.batcher.close()
+
+    def _analyse(self, models: Models, message: str, query: str) -> Analysis:
+        if self.batcher is None:
+            return analyse(models, [message], [query])[0]
+        return self.batcher.submit((models, message, query))
 
     def handle(self, conversation_id: str | None, message: str) -> TurnResult:
         """Run one customer turn and commit it before returning the reply.
@@ -184,13 +240,19 @@ class TurnEngine:
             if conversation_id is not None
             else ConversationState("", "bot", {}, {}, [])
         )
-        models = self.models  # one consistent set for the whole turn, even during a swap
-        intent_pred = models.intent.predict([message], top_k=3)[0]
-        sentiment_pred = models.sentiment.predict([message], top_k=3)[0]
-        classified = time.perf_counter()
         entities = extract_entities(message)
         new_slots = slots_from_entities(entities)
         slots = {**state.slots, **new_slots}
+        pending = state.state.get("pending_intent")
+        resuming = bool(pending and set(new_slots))
+        # "it's 77341" alone says little: search with the question that asked for it.
+        query = f"{state.state.get('pending_text', '')} {message}".strip() if resuming else message
+
+        loaded = time.perf_counter()
+        models = self.models  # one consistent set for the whole turn, even during a swap
+        analysis = self._analyse(models, message, query)
+        intent_pred, sentiment_pred = analysis.intent, analysis.sentiment
+        classified = time.perf_counter()
 
         forced = self.catalog.by_title(message)
         intent = forced or intent_pred.label
@@ -198,16 +260,13 @@ class TurnEngine:
         top = [(lbl, p) for lbl, p in intent_pred.top if lbl != intent]
         runner_up = None if forced or not top else (top[0][0], float(top[0][1]))
 
-        pending = state.state.get("pending_intent")
-        resuming = bool(pending and set(new_slots))
         search_intent = pending if resuming else intent
-        # "it's 77341" alone says little: search with the question that asked for it.
-        query = f"{state.state.get('pending_text', '')} {message}".strip() if resuming else message
         hits = list(
             models.knowledge.search(
                 query,
                 k=self.retrieval_k,
                 intent=None if search_intent == OUT_OF_SCOPE else search_intent,
+                query_vector=analysis.query_vector,
             )
         )
         retrieved = time.perf_counter()
@@ -250,7 +309,9 @@ class TurnEngine:
             request=ReplyRequest(decision, message, candidates, slots, state.history),
             hit_scores={h.id: float(h.score) for h in hits},
             timings_ms={
-                "classify": round((classified - started) * 1000, 2),
+                "load": round((loaded - started) * 1000, 2),  # conversation state, entities
+                # intent, sentiment and query encoding (shared with concurrent turns)
+                "classify": round((classified - loaded) * 1000, 2),
                 "retrieve": round((retrieved - classified) * 1000, 2),
             },
             started=started,
@@ -267,7 +328,11 @@ class TurnEngine:
         new_state = {
             "pending_intent": pending_next,
             "pending_text": (
-                (state.state.get("pending_text") if pending_next == pending else turn.message)
+                (
+                    state.state.get("pending_text")
+                    if pending_next == pending
+                    else redact(turn.message)
+                )
                 if pending_next
                 else None
             ),
@@ -292,18 +357,21 @@ class TurnEngine:
                 "decision": asdict(decision),
             },
         )
+        if self.store_unredacted and customer.text != turn.message:
+            customer.details["original_text"] = turn.message
+        slots = storable_slots(turn.slots, self.store_unredacted)
         sources = [
             {"id": i, "score": round(turn.hit_scores.get(i, 0.0), 4)} for i in reply.source_ids
         ]
         if turn.with_agent:
             # An agent owns the conversation: the bot stays silent and only drafts.
             customer.details["suggestion"] = {
-                "text": reply.text,
+                "text": self._storable_reply(turn, reply.text),
                 "action": action,
                 "reason": reason,
             }
             recorded = self.store.record_turn(
-                turn.conversation_id, customer, None, turn.slots, new_state, status=state.status
+                turn.conversation_id, customer, None, slots, new_state, status=state.status
             )
             action, reason, text, sources, quick = (
                 "handoff",
@@ -315,17 +383,19 @@ class TurnEngine:
         else:
             text = reply.text
             bot = BotTurn(
-                text=text,
+                text=self._storable_reply(turn, text),
                 action=action,
                 reason=reason,
                 sources=sources,
                 details={"generator": self.generator.name, "note": reply.note},
             )
+            if self.store_unredacted and bot.text != text:
+                bot.details["original_text"] = text
             recorded = self.store.record_turn(
                 turn.conversation_id,
                 customer,
                 bot,
-                turn.slots,
+                slots,
                 new_state,
                 status="waiting_for_agent" if action == "handoff" else "bot",
             )
@@ -348,6 +418,11 @@ class TurnEngine:
             quick_replies=quick,
             timings_ms=timings,
         )
+
+    @staticmethod
+    def _storable_reply(turn: OpenTurn, text: str) -> str:
+        """The reply as stored: what came from the customer's PII replaced by placeholders."""
+        return redact_echoes(text, turn.message, turn.slots)
 
     def _best_grounded(self, hits: Sequence[HitLike], intent: str | None) -> float | None:
         grounded = [

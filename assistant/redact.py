@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 
 from intents.entities import EMAIL, PHONE
 
@@ -40,3 +42,48 @@ def redact(text: str) -> str:
         return "[PHONE]" if 9 <= digits <= 15 else m.group(0)
 
     return PHONE.sub(phone, text)
+
+
+# -- what may be stored (assistant/engine.py) ---------------------------------------------
+PII_SLOTS = {"email": "[EMAIL]", "phone": "[PHONE]"}
+EMAIL_HASH_SLOT = "_email_sha256"  # "_" slots are never shown or filled into replies
+
+
+def email_hash(email: str) -> str:
+    """The sha256 of a normalised email: finds a customer's conversations for erasure
+    without keeping the address."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def storable_slots(slots: Mapping[str, str], keep_originals: bool) -> dict[str, str]:
+    """The conversation slots to write to SQL: without the customer's email and phone unless
+    `keep_originals`; the email's hash is kept either way (erasure by email)."""
+    out = dict(slots)
+    if slots.get("email"):
+        out[EMAIL_HASH_SLOT] = email_hash(slots["email"])
+    if not keep_originals:
+        for name in PII_SLOTS:
+            out.pop(name, None)
+    return out
+
+
+def redact_echoes(reply: str, message: str, slots: Mapping[str, str]) -> str:
+    """`reply` (the bot's) with what is PII in the customer's `message` or slots replaced by
+    the same placeholders as `redact` (company facts such as the support email stay)."""
+    found: dict[str, str] = {}
+    for pattern, tag in (
+        (EMAIL, "[EMAIL]"),
+        (CARD, "[CARD]"),
+        (IBAN, "[IBAN]"),
+        (PHONE, "[PHONE]"),
+    ):
+        for m in pattern.finditer(message):
+            # the same rules and order as `redact` (Luhn, phone length; a card is no phone)
+            if m.group(0) not in found and tag in redact(m.group(0)):
+                found[m.group(0)] = tag
+    for name, tag in PII_SLOTS.items():
+        if slots.get(name):
+            found[slots[name]] = tag
+    for value in sorted(found, key=len, reverse=True):
+        reply = re.sub(re.escape(value), found[value], reply, flags=re.IGNORECASE)
+    return reply

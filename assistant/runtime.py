@@ -6,8 +6,9 @@ import logging
 import time
 from dataclasses import dataclass
 
+from .batcher import MicroBatcher
 from .catalog import load_catalog, load_facts
-from .engine import Models, TurnEngine
+from .engine import Analysis, AnalysisItem, Models, TurnEngine, analyse_batch
 from .generators.factory import make_generator
 from .policy import Thresholds
 from .settings import Settings
@@ -25,6 +26,15 @@ class ModelVersions:
     intents: str
     sentiment: str
     index_size: int
+
+
+def set_torch_threads(settings: Settings) -> None:
+    """`torch.set_num_threads(settings.torch_threads)` (process-wide; 0 leaves torch's)."""
+    if settings.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+        log.info("inference on %d CPU thread(s) per forward pass", settings.torch_threads)
 
 
 def load_models(settings: Settings, store: Store) -> Models:
@@ -46,7 +56,11 @@ def load_models(settings: Settings, store: Store) -> Models:
         try:
             loaded[task] = TextClassifier.load(folder)
         except ModelLoadError as e:
-            raise StartupError(f"cannot load the {task} model: {e}") from e
+            raise StartupError(
+                f"cannot load the {task} model: {e}. Retrain it: `assistant demo prepare "
+                f"--force` (demo) or `assistant train {task} --data FILE --out {folder}`, or "
+                f"`assistant models rollback {task}` to the previous version"
+            ) from e
     encoder = SentenceEncoder(settings.encoder_path)
     pairs = [QAPair(p.id, p.question, p.answer, p.intent) for p in store.approved_pairs()]
     knowledge, rebuilt = KnowledgeBase.open(settings.index_dir, encoder, pairs)
@@ -84,4 +98,25 @@ def build_engine(settings: Settings, store: Store, models: Models) -> TurnEngine
         min_retrieval_score=settings.min_retrieval_score,
         negative_handoff_score=settings.negative_handoff_score,
     )
-    return TurnEngine(store, models, generator, catalog, thresholds, settings.retrieval_k)
+    return TurnEngine(
+        store,
+        models,
+        generator,
+        catalog,
+        thresholds,
+        settings.retrieval_k,
+        store_unredacted=settings.store_unredacted,
+        batcher=_batcher(settings),
+    )
+
+
+def _batcher(settings: Settings) -> MicroBatcher[AnalysisItem, Analysis] | None:
+    """Shares the model calls of concurrent turns (None when batch_max_size is 1)."""
+    if settings.batch_max_size <= 1:
+        return None
+    return MicroBatcher(
+        analyse_batch,
+        window_ms=settings.batch_window_ms,
+        max_size=settings.batch_max_size,
+        name="model-batcher",
+    )

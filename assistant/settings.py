@@ -55,6 +55,25 @@ class Settings(BaseSettings):
     max_message_chars: int = 4000
     retrieval_k: int = 5
 
+    # inference under load (assistant/batcher.py)
+    batch_window_ms: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long a turn's model call waits for concurrent turns to share one "
+        "forward pass (intent, sentiment, query encoding); 0 = take only those already waiting.",
+    )
+    batch_max_size: int = Field(
+        default=32, ge=1, description="Most turns in one forward pass; 1 = no batching."
+    )
+    torch_threads: int = Field(
+        default=1,
+        ge=0,
+        description="CPU threads per forward pass in the server; 0 = torch's default (one per "
+        "core). 1 leaves the other cores to the request threads: more turns per CPU-second "
+        "under load (bench/RESULTS.md, Load).",
+    )
+    access_log: bool = Field(default=True, description="Log one line per HTTP request.")
+
     # generator
     generator: str = Field(default="template", description="template | transformers | openai")
     generator_model_path: Path | None = Field(
@@ -114,6 +133,45 @@ class Settings(BaseSettings):
     outbox_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay.")
     outbox_backoff_max_s: float = Field(default=3600.0, gt=0, description="Retry delay cap.")
     outbox_batch_size: int = Field(default=50, ge=1, description="Events claimed per pass.")
+
+    # abuse limits and privacy (assistant/api/ratelimit.py, assistant/api/limits.py) -------
+    rate_limit_per_ip_per_min: int = Field(
+        default=120,
+        ge=0,
+        description="Chat messages (/v1/chat, /v1/chat/stream) per client IP a minute; 0 = off. "
+        "Buckets are in memory, per worker process.",
+    )
+    rate_limit_ip_burst: int = Field(
+        default=40, ge=1, description="Messages one IP may send at once before the rate applies."
+    )
+    rate_limit_per_conversation_per_min: int = Field(
+        default=30, ge=0, description="Chat messages per conversation id a minute; 0 = off."
+    )
+    rate_limit_conversation_burst: int = Field(
+        default=15, ge=1, description="Messages one conversation may send at once."
+    )
+    rate_limit_poll_per_ip_per_min: int = Field(
+        default=300,
+        ge=0,
+        description="GET /v1/conversations/{id} (the widget polls it) per client IP a minute; "
+        "0 = off.",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client IP from X-Forwarded-For (only behind a proxy you run, "
+        "which sets it); else the socket's peer address.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="Largest request body under /v1/ (webhooks: 1 MB); larger gets 413 before "
+        "parsing; 0 = off.",
+    )
+    store_unredacted: bool = Field(
+        default=False,
+        description="Also keep the original (unredacted) message texts and the customer's email "
+        "and phone slots in SQL. Off: PII is redacted before anything is stored.",
+    )
 
     @field_validator("max_message_chars")
     @classmethod

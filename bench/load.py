@@ -13,7 +13,8 @@ latency (request sent to response read) p50/p95/p99, turns/s, errors (any non-20
 transport error) and the server's CPU use, and appends a dated section to bench/RESULTS.md
 with the target (p50 <= 30 ms, >= 100 turns/s, 0 errors) marked met or missed.
 
-The server runs with the rate limit off (CSA_RATE_LIMIT_PER_MINUTE=0) and no access log;
+The server runs with the rate limits off (CSA_RATE_LIMIT_PER_IP_PER_MIN=0,
+CSA_RATE_LIMIT_PER_CONVERSATION_PER_MIN=0: one IP sends everything) and no access log;
 --env KEY=VALUE passes more settings to it (e.g. --env CSA_BATCH_WINDOW_MS=0).
 """
 
@@ -25,6 +26,8 @@ import json
 import os
 import platform
 import random
+import shlex
+import signal
 import socket
 import statistics
 import subprocess
@@ -44,7 +47,8 @@ TARGET_TURNS_S = 100.0
 SERVER_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
-    "CSA_RATE_LIMIT_PER_MINUTE": "0",
+    "CSA_RATE_LIMIT_PER_IP_PER_MIN": "0",
+    "CSA_RATE_LIMIT_PER_CONVERSATION_PER_MIN": "0",
     "CSA_ACCESS_LOG": "false",
 }
 ORDER_NUMBERS = ["48213", "55120", "77341", "10294", "63007", "91852", "30416", "72265"]
@@ -234,7 +238,8 @@ def start_server(
 def table(runs: list[Run]) -> str:
     head = (
         "| clients | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | server CPU (cores) "
-        "| target |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| turns per server CPU-second | target |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
     rows = []
     for r in runs:
@@ -247,6 +252,7 @@ def table(runs: list[Run]) -> str:
         rows.append(
             f"| {r.clients} | {r.turns} | {r.turns_per_s:.1f} | {r.p50:.1f} | "
             f"{pct(lat, 0.95):.1f} | {pct(lat, 0.99):.1f} | {errors} | {r.server_cpu:.2f} | "
+            f"{r.turns_per_s / r.server_cpu if r.server_cpu else float('nan'):.1f} | "
             f"{'met' if r.met() else 'missed'} |"
         )
     return head + "\n".join(rows)
@@ -274,9 +280,12 @@ def main() -> None:
     extra_env = dict(kv.split("=", 1) for kv in args.env)
 
     data_dir = args.data_dir.resolve()
-    env = {**os.environ, "CSA_DATA_DIR": str(data_dir), **SERVER_ENV}
+    load_before = os.getloadavg()[0]
+    env = {**os.environ, "CSA_DATA_DIR": str(data_dir), **SERVER_ENV, **extra_env}
     (ROOT / "var").mkdir(exist_ok=True)
     subprocess.run([ASSISTANT, "demo", "prepare"], env=env, check=True)
+    # a kill of the bench stops the server too (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server, url = start_server(data_dir, args.workers, extra_env)
     runs: list[Run] = []
     try:
@@ -300,19 +309,21 @@ def main() -> None:
     )
     print(verdict)
     if not args.no_write:
-        cmd = "python bench/load.py " + " ".join(sys.argv[1:])
+        cmd = shlex.join(["python", "bench/load.py", *sys.argv[1:]])
         settings = ", ".join(f"{k}={v}" for k, v in {**SERVER_ENV, **extra_env}.items())
         title = f"Load: concurrent clients over HTTP{f' ({args.label})' if args.label else ''}"
         section = (
             f"\n## {title}\n\n"
             f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
             f"- machine: {os.cpu_count()} cores (nproc), {cpu_model()}, no GPU\n"
-            f"- command: `{cmd.strip()}`\n"
+            f"- command: `{cmd}`\n"
             f"- server: `assistant serve --workers {args.workers}`, default demo models, "
             f"SQLite in {args.data_dir}; {settings} (rate limit off for the bench)\n"
             f"- clients: async httpx in one process on the same machine, "
             f"{args.warmup:.0f} s warm-up then {args.duration:.0f} s measured per row; "
             f"latency = request sent to response read\n"
+            f"- load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+            f"(above ~0.5 before, other work shared the cores)\n"
             f"- {verdict}\n\n{result}\n"
         )
         results = ROOT / "bench" / "RESULTS.md"

@@ -76,7 +76,13 @@ def main() -> None:
         data_dir = args.data_dir or tmp
     else:
         data_dir = args.data_dir or ROOT / "var"
-    env = {**os.environ, "CSA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "CSA_DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "CSA_RATE_LIMIT_PER_IP_PER_MIN": "0",  # one client sends every turn
+        "CSA_RATE_LIMIT_PER_CONVERSATION_PER_MIN": "0",
+    }
     rows: list[tuple[str, str]] = []
 
     t = time.perf_counter()

@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from . import storage
 from .calibration import softmax
+from .chunking import length_chunks
 from .errors import ModelLoadError
 from .model import EncoderClassifier
 from .prediction import OUT_OF_SCOPE, TASKS, Prediction
@@ -138,15 +139,38 @@ class TextClassifier:
         out = np.zeros((len(texts), len(self._labels)), dtype=np.float32)
         if not texts:
             return out
-        # Similar lengths together: less padding per batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # Tokenised once; similar lengths run together so a pass pads little.
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        lengths = [len(ids) for ids in enc["input_ids"]]
         self.model.eval()
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                batch = self.tokenize([texts[i] for i in idx])
+            for idx in length_chunks(lengths, max_size=batch_size):
+                batch = self._padded(enc, idx, max(lengths[i] for i in idx))
                 out[idx] = self.model(**batch).float().cpu().numpy()
         return out
+
+    def _padded(self, enc: Any, idx: list[int], width: int) -> dict[str, torch.Tensor]:
+        """Rows `idx` of an unpadded tokenizer output as tensors padded to `width`, as the
+        tokenizer's own padding would make them."""
+        pad_values = {
+            "input_ids": self.tokenizer.pad_token_id or 0,
+            "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0),
+            "attention_mask": 0,
+        }
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        batch = {}
+        for key, rows in enc.items():
+            if key not in pad_values:
+                continue
+            t = torch.full((len(idx), width), pad_values[key], dtype=torch.long)
+            for r, i in enumerate(idx):
+                row = torch.tensor(rows[i], dtype=torch.long)
+                if left:
+                    t[r, width - len(row) :] = row
+                else:
+                    t[r, : len(row)] = row
+            batch[key] = t.to(self.device)
+        return batch
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float64]:
         """Calibrated probabilities, shape (len(texts), len(labels))."""

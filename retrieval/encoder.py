@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from intents.chunking import length_chunks
+
 log = logging.getLogger(__name__)
 
 # Files that decide what vectors a folder produces; their names and sizes feed `name`.
@@ -73,17 +75,34 @@ class SentenceEncoder:
             raise TypeError("encode() takes a sequence of texts, not a single string")
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=False,
-        )
-        vecs = np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+        if show_progress or len(texts) > 4 * batch_size:  # bulk (indexing): the library's own
+            vecs = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+            )
+            vecs = np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+        else:  # a few queries (a turn's batch): passes of similar lengths, little padding
+            vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+            lengths = [len(ids) for ids in self._token_ids(texts)]
+            for idx in length_chunks(lengths, max_size=batch_size):
+                vecs[idx] = self._model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=len(idx),
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                    normalize_embeddings=False,
+                )
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         np.divide(vecs, norms, out=vecs, where=norms > 0)
         return np.ascontiguousarray(vecs)
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        tokenizer = self._model.tokenizer
+        limit = self._model.max_seq_length
+        return list(tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"])
 
     def __repr__(self) -> str:
         return f"SentenceEncoder(name={self.name!r}, dim={self.dim}, device={self.device!r})"

@@ -172,6 +172,10 @@ class KnowledgeBase:
         log.info("updated %d pairs (%d re-encoded)", len(pairs), len(changed))
 
     # ----------------------------------------------------------------- search
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Vectors for `search(..., query_vector=)`: one encoder pass for many queries."""
+        return self.encoder.encode(list(queries))
+
     def search(
         self,
         query: str,

@@ -45,7 +45,7 @@ def _since(value: str | None) -> datetime | None:
 # -- data export ------------------------------------------------------------------------
 @click.group("data")
 def data_group() -> None:
-    """Training data built from logged conversations."""
+    """Data from logged conversations: training exports, and erasure of a customer's."""
 
 
 @data_group.command("export")

@@ -27,4 +27,8 @@ def create_full_app(settings: Settings, engine: TurnEngine | None = None) -> Fas
 
 def create_app_from_env() -> FastAPI:
     """Uvicorn factory: settings from the CSA_* environment."""
-    return create_full_app(Settings())
+    settings = Settings()
+    from assistant.runtime import set_torch_threads  # the server process only, not tests
+
+    set_torch_threads(settings)
+    return create_full_app(settings)

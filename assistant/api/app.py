@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
@@ -16,6 +16,9 @@ from ..settings import Settings
 from ..store import Store, init_db, make_engine
 from . import routes_chat, routes_conversations, routes_health
 from .deps import Services
+from .errors import install_error_handlers
+from .limits import BodySizeLimit
+from .ratelimit import install_rate_limits, limit_chat, limit_poll
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_db(services.store.engine)
+        own_engine = services.engine is None  # built here, so stopped here
         if services.engine is None:
             from ..runtime import build_engine, load_models
 
@@ -46,6 +50,8 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
         model_workers.stop()
         if outbox_worker is not None:
             outbox_worker.stop()
+        if own_engine and services.engine is not None:
+            services.engine.close()  # the model batcher's thread
 
     app = FastAPI(
         title="cs-assistant",
@@ -54,6 +60,16 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    # abuse limits (added before CORS, so CORS stays outermost and 413/429 carry its headers)
+    from .routes_webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
+
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/v1/webhooks/": WEBHOOK_MAX_BODY_BYTES},
+    )
+    install_rate_limits(app, settings)
+    install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -72,8 +88,8 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
         )
 
     app.include_router(routes_health.router)
-    app.include_router(routes_chat.router)
-    app.include_router(routes_conversations.router)
+    app.include_router(routes_chat.router, dependencies=[Depends(limit_chat)])
+    app.include_router(routes_conversations.router, dependencies=[Depends(limit_poll)])
     # routers: include yours below (one line each)
     from . import routes_admin, routes_webhooks
 

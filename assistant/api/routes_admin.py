@@ -92,6 +92,24 @@ def set_status(
     return {"conversation_id": conversation_id, "status": body.status, "agent": body.agent}
 
 
+@router.delete(
+    "/conversations/{conversation_id}",
+    summary="Erase a conversation: its turns, labels, outbox events and receipts",
+)
+def erase_conversation(
+    conversation_id: str, request: Request, services: Services = Depends(get_services)
+) -> dict[str, Any]:
+    """For a customer's erasure request. The audit log gets an ``erase`` row (counts only,
+    no content); knowledge-base pairs approved from the conversation are kept and listed
+    in ``kb_pairs_kept``."""
+    erased = services.store.erase_conversation(
+        conversation_id, f"admin-key:{request.state.admin_key}"
+    )
+    if erased is None:
+        raise HTTPException(404, f"unknown conversation_id {conversation_id!r}")
+    return erased
+
+
 # ------------------------------------------------------------------------------ labels
 @router.get("/labels", summary="Agents' corrections (labels for retraining)")
 def labels(

@@ -22,6 +22,17 @@ class ChatRequest(BaseModel):
             raise ValueError("message must not be empty")
         return v
 
+    @field_validator("message", "conversation_id")
+    @classmethod
+    def _encodable(cls, v: str | None) -> str | None:
+        # JSON may carry lone surrogates ("\ud800"); they are not text and cannot be stored
+        if v is not None:
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ValueError(f"not valid Unicode text (lone surrogate at {e.start})") from e
+        return v
+
 
 class IntentOut(BaseModel):
     name: str

@@ -74,7 +74,7 @@ class NewPair:
 def _iso(ts: datetime | None) -> str | None:
     if ts is None:
         return None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
+    return (ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
 
 
 def turn_view(t: Turn) -> dict[str, Any]:
@@ -366,3 +366,20 @@ class Store:
                 }
                 for lab, text_ in s.execute(q).all()
             ]
+
+    # erasure (data-subject requests: assistant/store/erasure.py) -----------------------
+    def erase_conversation(self, conversation_id: str, actor: str) -> dict[str, Any] | None:
+        """Delete a conversation and everything derived from it, and record in the audit
+        log (without content) that `actor` did. None when the id is unknown."""
+        from .erasure import erase_conversation
+
+        with self.sessions.begin() as s:
+            return erase_conversation(s, conversation_id, actor)
+
+    def erase_customer(self, email: str, actor: str) -> list[dict[str, Any]]:
+        """`erase_conversation` for every conversation in which the customer gave `email`."""
+        from .erasure import conversations_of_email, erase_conversation
+
+        with self.sessions.begin() as s:
+            erased = [erase_conversation(s, c, actor) for c in conversations_of_email(s, email)]
+        return [e for e in erased if e is not None]

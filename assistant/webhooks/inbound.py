@@ -79,6 +79,10 @@ def parse(provider: Provider, body: bytes) -> InboundMessage:
         raise InboundError(422, f"body is not JSON: {e}") from e
     if not isinstance(payload, dict):
         raise InboundError(422, "body must be a JSON object")
+    try:  # "\ud800" escapes decode to lone surrogates: not text, cannot be stored
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InboundError(422, "body holds a lone surrogate (\\ud800-\\udfff escape)") from e
     try:
         return provider.parse(payload)
     except PayloadError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,34 @@ def tiny_models(tiny_bert: Path) -> Models:
     rows = [json.loads(line) for line in (DEMO / "answers.jsonl").read_text().splitlines() if line]
     kb.build([QAPair(i + 1, r["question"], r["answer"], r["intent"]) for i, r in enumerate(rows)])
     return Models(intent=intent, sentiment=sentiment, knowledge=kb)
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """One throw-away PostgreSQL database for the session's store tests (skips without one)."""
+    from postgres_db import fresh_database
+
+    yield from fresh_database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL database
+    with every table emptied (identities restarted) before the test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    from sqlalchemy import text
+
+    from assistant.store.migrate import target_metadata
+
+    url: str = request.getfixturevalue("postgres_session_url")
+    engine = make_engine(url)
+    init_db(engine)
+    tables = ", ".join(f'"{t}"' for t in target_metadata().tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
 
 
 @pytest.fixture

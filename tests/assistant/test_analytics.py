@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,6 @@ import pytest
 from sqlalchemy import Engine
 
 from assistant import analytics
-from assistant.settings import Settings
 from assistant.store import Conversation, Turn, init_db, make_engine
 from assistant.store.db import session_factory
 
@@ -45,8 +45,9 @@ PERSON = "customer asked for a person"
 
 
 @pytest.fixture
-def db(settings: Settings) -> Engine:
-    engine = make_engine(settings.db_url)
+def db(db_url: str) -> Iterator[Engine]:
+    """On SQLite and on PostgreSQL (`db_url`, tests/assistant/conftest.py)."""
+    engine = make_engine(db_url)
     init_db(engine)
     convs = [
         # day 1: answered and closed by the bot (deflected); handed off and closed by an agent
@@ -100,7 +101,8 @@ def db(settings: Settings) -> Engine:
     ]
     with session_factory(engine).begin() as s:
         s.add_all(convs)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def test_conversations_per_day(db: Engine) -> None:
@@ -170,8 +172,8 @@ def test_overview_window(db: Engine) -> None:
     assert analytics.overview(db, days=None)["since"] is None
 
 
-def test_empty_database(settings: Settings) -> None:
-    engine = make_engine(settings.db_url)
+def test_empty_database(db_url: str) -> None:
+    engine = make_engine(db_url)
     init_db(engine)
     out = analytics.overview(engine)
     assert out["per_day"] == [] and out["intents"] == []

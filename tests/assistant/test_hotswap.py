@@ -46,7 +46,9 @@ def test_swap_under_concurrent_requests(
     register(registry, tiny_bert, seed=1, promote=True)
     v2 = register(registry, tiny_bert, seed=2, promote=False)
     v2_sha = registry.get("intents", v2).model_sha
-    app = create_app(settings, engine=tiny_engine)
+    # four threads hammer on purpose: no rate limit here (tests/assistant/test_ratelimit.py)
+    unlimited = settings.model_copy(update={"rate_limit_per_ip_per_min": 0})
+    app = create_app(unlimited, engine=tiny_engine)
     with TestClient(app) as client:
         services = app.state.services
         watcher = ModelWatcher(services, interval_s=0.05)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from assistant.store import (
@@ -14,10 +16,12 @@ from assistant.store import (
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def store(db_url: str) -> Iterator[Store]:
+    """Every test here runs on SQLite and on PostgreSQL (`db_url`, tests/assistant/conftest.py)."""
+    engine = make_engine(db_url)
     init_db(engine)
-    return Store(engine)
+    yield Store(engine)
+    engine.dispose()
 
 
 def test_turn_and_reply_are_committed_together(store: Store) -> None:
