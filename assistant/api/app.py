@@ -15,6 +15,7 @@ from ..engine import TurnEngine
 from ..settings import Settings
 from ..store import Store, init_db, make_engine
 from . import routes_chat, routes_conversations, routes_health
+from .content_type import FormLabelledJson
 from .deps import Services
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
@@ -68,6 +69,7 @@ def create_app(settings: Settings, engine: TurnEngine | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         overrides={"/v1/webhooks/": WEBHOOK_MAX_BODY_BYTES},
     )
+    app.add_middleware(FormLabelledJson)  # `curl -d '{...}'` without -H
     install_rate_limits(app, settings)
     install_error_handlers(app)
     if settings.cors_origins:

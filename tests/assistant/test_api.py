@@ -43,6 +43,16 @@ def test_chat_answers_in_the_documented_shape_and_stores_the_turn(client, tiny_e
     assert tiny_engine.store.count_turns() == 2
 
 
+def test_curl_default_content_type_is_read_as_json(client) -> None:
+    """`curl -X POST .../v1/chat -d '{"message": ...}'` labels the JSON as a form."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = client.post("/v1/chat", content=b'{"message":"where is my order 48213?"}', headers=form)
+    assert r.status_code == 200, r.text
+    assert r.json()["conversation_id"]
+    bad = client.post("/v1/chat", content=b"message=hello", headers=form)
+    assert bad.status_code == 422 and "JSON" in bad.text
+
+
 def test_follow_up_turn_in_the_same_conversation(client) -> None:
     first = client.post("/v1/chat", json={"message": "hello"}).json()
     second = client.post(

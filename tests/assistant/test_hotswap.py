@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -39,6 +40,14 @@ def hammer(client: TestClient, stop: threading.Event, codes: list[int]) -> None:
             codes.append(-1)
 
 
+def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Poll until `condition` holds (a busy CI machine may be slow, so no fixed sleeps)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
 def test_swap_under_concurrent_requests(
     settings: Settings, tiny_engine: TurnEngine, tiny_bert: Path
 ) -> None:
@@ -58,11 +67,11 @@ def test_swap_under_concurrent_requests(
         threads = [threading.Thread(target=hammer, args=(client, stop, codes)) for _ in range(4)]
         for t in threads:
             t.start()
-        time.sleep(0.3)
+        wait_for(lambda: len(codes) >= 4)  # requests in flight before the swap
         before = len(codes)
         registry.promote("intents", v2)
         assert watcher.check_once() == ["intents"]  # loads beside, then swaps
-        time.sleep(0.3)
+        wait_for(lambda: len(codes) >= before + 4)  # and after it
         stop.set()
         for t in threads:
             t.join(timeout=30)
