@@ -101,6 +101,9 @@ def main() -> None:
     ap.add_argument("--ef-construction", type=int, default=index_mod.HNSW_EF_CONSTRUCTION)
     ap.add_argument("--threads", type=int, default=0, help="FAISS build threads (0: all cores)")
     ap.add_argument("--search-threads", type=int, default=1, help="FAISS threads while timing")
+    ap.add_argument(
+        "--no-auto", action="store_true", help="skip the VectorIndex row (a second HNSW build)"
+    )
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -197,6 +200,13 @@ def main() -> None:
         del ivf, quantizer
 
         # The product path: VectorIndex(kind="auto") with its defaults, ids = positions.
+        if args.no_auto:
+            notes.append(
+                f"n={n:,}: VectorIndex auto row skipped (--no-auto); above the threshold it "
+                "is the HNSW index above with the product's efSearch."
+            )
+            del flat, xb
+            continue
         t0 = time.perf_counter()
         vi = VectorIndex(DIM)
         vi.add(np.arange(n), xb)
