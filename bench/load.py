@@ -24,11 +24,9 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import cpu_model, free_port, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSISTANT = str(Path(sys.executable).with_name("assistant"))
@@ -59,24 +60,6 @@ FOLLOW_UPS = [
     "the number is {order}",
 ]
 CLOSERS = ["thanks", "thank you, that's all", "ok great", "bye", "perfect, cheers"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def cpu_seconds(pid: int) -> float:

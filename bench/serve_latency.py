@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import cpu_model, free_port, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSISTANT = str(Path(sys.executable).with_name("assistant"))
@@ -40,24 +41,6 @@ MESSAGES = [
     "the mug arrived broken, order 77341",
     "do you ship to Canada and how much is it",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

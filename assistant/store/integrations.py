@@ -135,14 +135,25 @@ def event_envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def emit_event(s: Session, event_type: str, data: dict[str, Any]) -> int:
+def active_subscriptions(s: Session) -> list[WebhookSubscription]:
+    """The subscribers events go to (one small SELECT); load once per transaction."""
+    return list(s.scalars(select(WebhookSubscription).where(WebhookSubscription.active)).all())
+
+
+def emit_event(
+    s: Session,
+    event_type: str,
+    data: dict[str, Any],
+    subs: Sequence[WebhookSubscription] | None = None,
+) -> int:
     """Queue `event_type` for every active subscriber that wants it, in the session `s`.
 
-    Returns how many outbox rows were added (0 without subscribers: one small SELECT).
+    `subs`: the active subscriptions when the caller already loaded them. Returns how many
+    outbox rows were added.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
-    subs = s.scalars(select(WebhookSubscription).where(WebhookSubscription.active)).all()
+    subs = active_subscriptions(s) if subs is None else subs
     wanted = [sub for sub in subs if event_type in (sub.events or [])]
     if not wanted:
         return 0
@@ -191,11 +202,15 @@ def emit_turn_events(
     s: Session, conv: Conversation, turns: Sequence[Turn | None], previous_status: str | None
 ) -> None:
     """`turn.created` for each stored message, then `conversation.handoff` if the
-    conversation has just started waiting for an agent."""
+    conversation has just started waiting for an agent. One SELECT of the subscribers per
+    call, and nothing more when there are none (the common case on a turn's hot path)."""
+    subs = active_subscriptions(s)
+    if not subs:
+        return
     for turn in turns:
         if turn is not None:
-            emit_event(s, "turn.created", _turn_data(conv, turn))
-    emit_status_events(s, conv, previous_status, reason=_reason(turns))
+            emit_event(s, "turn.created", _turn_data(conv, turn), subs)
+    emit_status_events(s, conv, previous_status, reason=_reason(turns), subs=subs)
 
 
 def _reason(turns: Sequence[Turn | None]) -> str | None:
@@ -204,7 +219,11 @@ def _reason(turns: Sequence[Turn | None]) -> str | None:
 
 
 def emit_status_events(
-    s: Session, conv: Conversation, previous_status: str | None, reason: str | None = None
+    s: Session,
+    conv: Conversation,
+    previous_status: str | None,
+    reason: str | None = None,
+    subs: Sequence[WebhookSubscription] | None = None,
 ) -> None:
     """`conversation.handoff` / `conversation.closed` when the status has just become so."""
     if conv.status == previous_status:
@@ -217,6 +236,6 @@ def emit_status_events(
         "assigned_agent": conv.assigned_agent,
     }
     if conv.status == "waiting_for_agent":
-        emit_event(s, "conversation.handoff", data | {"reason": reason})
+        emit_event(s, "conversation.handoff", data | {"reason": reason}, subs)
     elif conv.status == "closed":
-        emit_event(s, "conversation.closed", data)
+        emit_event(s, "conversation.closed", data, subs)

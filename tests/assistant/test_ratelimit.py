@@ -3,6 +3,9 @@ through the app (tiny models, real SQLite) until the limit answers 429."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
@@ -108,12 +111,17 @@ def test_per_ip_limit_answers_429_with_retry_after(settings: Settings, tiny_engi
         rate_limit_ip_burst=2,
         rate_limit_per_conversation_per_min=0,
     ) as client:
+        started = time.monotonic()
         codes = [client.post("/v1/chat", json={"message": "hello"}).status_code for _ in range(2)]
         assert codes == [200, 200]
         r = client.post("/v1/chat/stream", json={"message": "hello"})  # same bucket
+        elapsed = time.monotonic() - started
         assert r.status_code == 429, r.text
-        assert 1 <= int(r.headers["Retry-After"]) <= 30
+        # 2 a minute: the next token comes 30 s after the bucket ran dry, minus time passed
+        retry = int(r.headers["Retry-After"])
+        assert math.ceil(30 - elapsed) <= retry <= 30
         body = r.json()
+        assert body["retry_after_s"] == retry
         assert body["limit"] == "ip"
         assert "at most 2 chat messages from one IP address a minute" in body["detail"]
         # reading conversations has its own budget
