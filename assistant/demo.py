@@ -84,7 +84,13 @@ def _train(task: str, data: Path, folder: Path) -> None:
 def _train_examples(task: str, examples: list[Example], folder: Path) -> dict[str, Any]:
     from training import TrainArgs, train_classifier
 
-    args = TrainArgs(epochs=DEMO_EPOCHS[task], max_length=48, batch_size=32, seed=0)
+    args = TrainArgs(
+        epochs=DEMO_EPOCHS[task],
+        max_length=48,
+        batch_size=32,
+        seed=0,
+        freeze_layers=DEMO_FREEZE_LAYERS,
+    )
     args.validate()
     if folder.exists():
         shutil.rmtree(folder)
@@ -96,3 +102,6 @@ def _train_examples(task: str, examples: list[Example], folder: Path) -> dict[st
 
 # Sized to train both demo models in a few minutes on 2 CPU cores.
 DEMO_EPOCHS = {"intents": 6, "sentiment": 5}
+# Embeddings + the first 3 of MiniLM's 6 layers stay the packaged encoder's: the server
+# runs them once per turn for intent, sentiment and retrieval (assistant/shared_pass.py).
+DEMO_FREEZE_LAYERS = 3

@@ -75,6 +75,8 @@ class Models:
     intent: ClassifierLike
     sentiment: ClassifierLike
     knowledge: KnowledgeLike
+    # One pass of the layers all three share (assistant/shared_pass.py), when they do.
+    shared: Any = None
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,51 @@ class Analysis:
 
 
 def analyse(models: Models, messages: Sequence[str], queries: Sequence[str]) -> list[Analysis]:
-    """One forward pass per model for all `messages` (and the retrieval `queries`)."""
+    """One forward pass per model for all `messages` (and the retrieval `queries`), or one
+    shared pass (`models.shared`) for the messages it fits and whose query is the message."""
+    if models.shared is not None:
+        return _analyse_shared(models, list(messages), list(queries))
     intents = models.intent.predict(messages, top_k=3)
     sentiments = models.sentiment.predict(messages, top_k=3)
     vectors = models.knowledge.encode_queries(queries)
+    return [Analysis(i, s, v) for i, s, v in zip(intents, sentiments, vectors, strict=True)]
+
+
+def _analyse_shared(models: Models, messages: list[str], queries: list[str]) -> list[Analysis]:
+    shared = models.shared
+    fits = shared.fits(messages)
+    inside = [n for n, ok in enumerate(fits) if ok]
+    outside = [n for n, ok in enumerate(fits) if not ok]
+    intents: list[Any] = [None] * len(messages)
+    sentiments: list[Any] = [None] * len(messages)
+    vectors: list[Any] = [None] * len(messages)
+    if inside:
+        intent_logits, sentiment_logits, shared_vectors = shared.run([messages[n] for n in inside])
+        for n, i, s, v in zip(
+            inside,
+            models.intent.predictions(intent_logits, top_k=3),  # type: ignore[attr-defined]
+            models.sentiment.predictions(sentiment_logits, top_k=3),  # type: ignore[attr-defined]
+            shared_vectors,
+            strict=True,
+        ):
+            intents[n], sentiments[n] = i, s
+            if queries[n] == messages[n]:
+                vectors[n] = v
+    if outside:
+        texts = [messages[n] for n in outside]
+        for n, i, s in zip(
+            outside,
+            models.intent.predict(texts, top_k=3),
+            models.sentiment.predict(texts, top_k=3),
+            strict=True,
+        ):
+            intents[n], sentiments[n] = i, s
+    missing = [n for n, v in enumerate(vectors) if v is None]
+    if missing:
+        for n, v in zip(
+            missing, models.knowledge.encode_queries([queries[n] for n in missing]), strict=True
+        ):
+            vectors[n] = v
     return [Analysis(i, s, v) for i, s, v in zip(intents, sentiments, vectors, strict=True)]
 
 

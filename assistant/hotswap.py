@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine import Models
+from .runtime import StartupError, build_shared, use_backend
 
 if TYPE_CHECKING:
     from .api.deps import Services
@@ -82,10 +83,16 @@ class ModelWatcher:
             if not loaded:
                 return []
             old = engine.models
+            intent = loaded.get("intents", old.intent)
+            sentiment = loaded.get("sentiment", old.sentiment)
+            encoder = getattr(old.knowledge, "encoder", None)
             engine.models = Models(  # the atomic swap
-                intent=loaded.get("intents", old.intent),
-                sentiment=loaded.get("sentiment", old.sentiment),
+                intent=intent,
+                sentiment=sentiment,
                 knowledge=old.knowledge,
+                shared=build_shared(self.services.settings, intent, sentiment, encoder)
+                if encoder is not None
+                else None,
             )
             versions = dict(self.services.versions)
             for task, clf in loaded.items():
@@ -109,6 +116,11 @@ class ModelWatcher:
             log.error(
                 "%s holds a %s model, not %s; keeping the running one", folder, clf.task, task
             )
+            return None
+        try:
+            use_backend(clf, self.services.settings)
+        except StartupError as err:
+            log.error("new %s model at %s: %s; keeping the running one", task, folder, err)
             return None
         return clf
 

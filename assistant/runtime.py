@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .batcher import MicroBatcher
 from .catalog import load_catalog, load_facts
@@ -37,6 +38,44 @@ def set_torch_threads(settings: Settings) -> None:
         log.info("inference on %d CPU thread(s) per forward pass", settings.torch_threads)
 
 
+def use_backend(model: Any, settings: Settings) -> str:
+    """Move a classifier or the encoder to `settings.inference_backend`; returns the backend
+    it runs on. "onnx" that cannot be had is a `StartupError`; "auto" falls back to torch."""
+    if settings.inference_backend == "torch":
+        return "torch"
+    ok = model.use_onnx(
+        settings.onnx_cache_dir,
+        threads=settings.torch_threads,
+        int8=settings.inference_backend == "onnx-int8",
+    )
+    if not ok and settings.inference_backend != "auto":
+        raise StartupError(
+            f"CSA_INFERENCE_BACKEND={settings.inference_backend} but {model!r} cannot run on "
+            "ONNX Runtime (is onnxruntime installed? is the model on the CPU?): see the log, "
+            "or set it to auto"
+        )
+    return str(model.backend)
+
+
+def build_shared(settings: Settings, intent: Any, sentiment: Any, encoder: Any) -> Any:
+    """The shared pass of these models (assistant/shared_pass.py) or None, with a log line
+    saying which and why."""
+    if not settings.shared_pass or settings.inference_backend == "torch":
+        return None
+    from .shared_pass import SharedPass
+
+    shared, why = SharedPass.build(
+        intent,
+        sentiment,
+        encoder,
+        cache_dir=settings.onnx_cache_dir,
+        threads=settings.torch_threads,
+        int8=settings.inference_backend == "onnx-int8",
+    )
+    log.info("%s: %s", "shared pass" if shared else "no shared pass", why)
+    return shared
+
+
 def load_models(settings: Settings, store: Store) -> Models:
     """The classifiers, the encoder and the knowledge-base index (rebuilt from SQL if stale)."""
     from intents import ModelLoadError, TextClassifier
@@ -62,18 +101,28 @@ def load_models(settings: Settings, store: Store) -> Models:
                 f"`assistant models rollback {task}` to the previous version"
             ) from e
     encoder = SentenceEncoder(settings.encoder_path)
+    backends = {
+        name: use_backend(m, settings) for name, m in (*loaded.items(), ("encoder", encoder))
+    }
     pairs = [QAPair(p.id, p.question, p.answer, p.intent) for p in store.approved_pairs()]
     knowledge, rebuilt = KnowledgeBase.open(settings.index_dir, encoder, pairs)
     if rebuilt:
         log.warning("index at %s rebuilt from SQL: %s", settings.index_dir, rebuilt)
     log.info(
-        "models loaded in %.1fs: intents %s, sentiment %s, %d knowledge-base pairs",
+        "models loaded in %.1fs: intents %s, sentiment %s, %d knowledge-base pairs (%s)",
         time.perf_counter() - started,
         loaded["intents"].version,
         loaded["sentiment"].version,
         len(knowledge),
+        ", ".join(f"{name} on {backend}" for name, backend in backends.items()),
     )
-    return Models(intent=loaded["intents"], sentiment=loaded["sentiment"], knowledge=knowledge)
+    shared = build_shared(settings, loaded["intents"], loaded["sentiment"], encoder)
+    return Models(
+        intent=loaded["intents"],
+        sentiment=loaded["sentiment"],
+        knowledge=knowledge,
+        shared=shared,
+    )
 
 
 def build_engine(settings: Settings, store: Store, models: Models) -> TurnEngine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,19 @@ class Settings(BaseSettings):
         description="CPU threads per forward pass in the server; 0 = torch's default (one per "
         "core). 1 leaves the other cores to the request threads: more turns per CPU-second "
         "under load (bench/RESULTS.md, Load).",
+    )
+    inference_backend: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
+        default="auto",
+        description="auto | onnx | onnx-int8 | torch. onnx: the classifiers and the query "
+        "encoder run on ONNX Runtime (CPU; 2-3x faster for a turn's short texts, same "
+        "outputs), converted once into data_dir/cache/onnx; onnx-int8: with int8 weights "
+        "(faster again, outputs differ slightly: bench/RESULTS.md); auto: onnx on a CPU when "
+        "onnxruntime is installed, else torch. torch_threads sets the threads of either.",
+    )
+    shared_pass: bool = Field(
+        default=True,
+        description="Run the layers the classifiers share with the retrieval encoder (models "
+        "trained with --freeze-layers) once per turn instead of three times (ONNX backends).",
     )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
 
@@ -194,6 +208,10 @@ class Settings(BaseSettings):
     @property
     def sentiment_model_dir(self) -> Path:
         return self.sentiment_model_path or self.data_dir / "models" / "sentiment" / "current"
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        return self.data_dir / "cache" / "onnx"
 
     @property
     def index_dir(self) -> Path:

@@ -62,13 +62,28 @@ FOLLOW_UPS = [
 CLOSERS = ["thanks", "thank you, that's all", "ok great", "bye", "perfect, cheers"]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux); 0 when /proc is not there."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (uvicorn's workers)
+    on Linux; 0 when /proc is not there."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    total = 0.0
+    for p in parents:
+        q = p
+        while q not in (pid, 0, 1) and q in parents:
+            q = parents[q]
+        if q == pid and (fields := _stat(p)) is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def load_texts() -> dict[str, list[str]]:
@@ -111,7 +126,8 @@ class Run:
     turns: int = 0
     conversations: int = 0
     seconds: float = 0.0
-    server_cpu: float = 0.0  # cores used by the server on average
+    server_cpu: float = 0.0  # cores used by the server (all its processes) on average
+    client_cpu: float = 0.0  # cores used by this load generator on average
 
     def error(self, kind: str) -> None:
         self.errors += 1
@@ -180,8 +196,11 @@ async def measure(
         async def cpu_sample() -> None:
             await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
             before, t = cpu_seconds(server_pid), time.perf_counter()
+            mine = time.process_time()
             await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
-            run.server_cpu = (cpu_seconds(server_pid) - before) / (time.perf_counter() - t)
+            elapsed = time.perf_counter() - t
+            run.server_cpu = (cpu_seconds(server_pid) - before) / elapsed
+            run.client_cpu = (time.process_time() - mine) / elapsed
 
         await asyncio.gather(cpu_sample(), *loops)
     run.seconds = duration
@@ -221,8 +240,8 @@ def start_server(
 def table(runs: list[Run]) -> str:
     head = (
         "| clients | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | server CPU (cores) "
-        "| turns per server CPU-second | target |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| load generator CPU (cores) | turns per server CPU-second | target |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
     rows = []
     for r in runs:
@@ -235,6 +254,7 @@ def table(runs: list[Run]) -> str:
         rows.append(
             f"| {r.clients} | {r.turns} | {r.turns_per_s:.1f} | {r.p50:.1f} | "
             f"{pct(lat, 0.95):.1f} | {pct(lat, 0.99):.1f} | {errors} | {r.server_cpu:.2f} | "
+            f"{r.client_cpu:.2f} | "
             f"{r.turns_per_s / r.server_cpu if r.server_cpu else float('nan'):.1f} | "
             f"{'met' if r.met() else 'missed'} |"
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 RUNS: list[tuple[str, list[str]]] = [
     ("intents", ["intents_bench.py", "--keep-models", "var/bench-models"]),
+    ("inference_backends", ["inference_backends.py", "--models", "var/bench-models"]),
     ("retrain", ["retrain_time.py"]),
     ("retrieval_quality", ["retrieval_quality.py"]),
     ("retrieval_scale", ["retrieval_scale.py"]),

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 # What one more forward pass costs, in padded tokens (measured on MiniLM-L6 on a CPU core:
 # 16 to 48 tokens; bench/RESULTS.md "Load").
@@ -36,3 +40,29 @@ def length_chunks(
         chunks.append(order[cut[j] : j])
         j = cut[j]
     return chunks[::-1]
+
+
+def padded_rows(
+    tokenizer: Any, enc: Any, idx: Sequence[int], width: int
+) -> dict[str, NDArray[np.int64]]:
+    """Rows `idx` of an unpadded tokenizer output (`tokenizer(texts)`) as int64 arrays padded
+    to `width`, as the tokenizer's own padding would make them."""
+    pad_values = {
+        "input_ids": tokenizer.pad_token_id or 0,
+        "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0),
+        "attention_mask": 0,
+    }
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    batch = {}
+    for key, rows in enc.items():
+        if key not in pad_values:
+            continue
+        arr = np.full((len(idx), width), pad_values[key], dtype=np.int64)
+        for r, i in enumerate(idx):
+            row = rows[i]
+            if left:
+                arr[r, width - len(row) :] = row
+            else:
+                arr[r, : len(row)] = row
+        batch[key] = arr
+    return batch

@@ -16,9 +16,10 @@ from safetensors.torch import load_file, save_file
 
 from . import storage
 from .calibration import softmax
-from .chunking import length_chunks
+from .chunking import length_chunks, padded_rows
 from .errors import ModelLoadError
 from .model import EncoderClassifier
+from .onnx_runner import OnnxRunner, export_runner, onnx_available
 from .prediction import OUT_OF_SCOPE, TASKS, Prediction
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class TextClassifier:
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.device = torch.device(device)
         self.model.to(self.device)
+        self._runner: OnnxRunner | None = None  # set by use_onnx()
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -122,6 +124,56 @@ class TextClassifier:
         self._temperature = float(temperature)
         self._oos_threshold = float(oos_threshold)
 
+    # -- inference backend ------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """Where inference runs: "torch", or "onnx" / "onnx-int8" after `use_onnx()`."""
+        if self._runner is None:
+            return "torch"
+        return "onnx-int8" if self._runner.int8 else "onnx"
+
+    def use_onnx(
+        self, cache_dir: str | Path | None = None, threads: int = 1, int8: bool = False
+    ) -> bool:
+        """Predict with ONNX Runtime from now on (CPU only; 2-3x faster for short texts).
+
+        The converted network is cached in `cache_dir` under the weights' sha256 (saved or
+        loaded classifiers only); `int8` quantises its weights. Returns False, and keeps
+        torch, on a GPU, without onnxruntime, or when the backbone does not convert. Call it
+        after training: later changes to the torch weights do not reach the converted copy
+        (`use_torch()` goes back).
+        """
+        if self.device.type != "cpu":
+            return False
+        if not onnx_available():
+            log.warning("onnxruntime is not installed: %s classifier stays on torch", self._task)
+            return False
+        enc = self.tokenizer(
+            ["a sample text", "a longer sample text for the converter"],
+            truncation=True,
+            max_length=self.max_length,
+        )
+        sample = self._padded(enc, [0, 1], max(len(ids) for ids in enc["input_ids"]))
+        sha = self.metadata.get("sha256")
+        try:
+            self._runner = export_runner(
+                self.model,
+                sample,
+                cache_dir=Path(cache_dir) if cache_dir is not None else None,
+                name=self._task,
+                version=sha[:24] if sha else None,
+                threads=threads,
+                int8=int8,
+            )
+        except Exception as err:  # an exotic backbone: torch still works
+            log.warning("cannot convert the %s classifier to ONNX (%s): torch", self._task, err)
+            return False
+        return True
+
+    def use_torch(self) -> None:
+        """Predict with the torch network again."""
+        self._runner = None
+
     # -- inference --------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Token tensors for one batch, padded to its longest row, on the model's device."""
@@ -142,35 +194,22 @@ class TextClassifier:
         # Tokenised once; similar lengths run together so a pass pads little.
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         lengths = [len(ids) for ids in enc["input_ids"]]
-        self.model.eval()
+        if self.model.training:
+            self.model.eval()
         with torch.inference_mode():
             for idx in length_chunks(lengths, max_size=batch_size):
-                batch = self._padded(enc, idx, max(lengths[i] for i in idx))
-                out[idx] = self.model(**batch).float().cpu().numpy()
+                width = max(lengths[i] for i in idx)
+                if self._runner is not None:
+                    out[idx] = self._runner(padded_rows(self.tokenizer, enc, idx, width))
+                else:
+                    batch = self._padded(enc, idx, width)
+                    out[idx] = self.model(**batch).float().cpu().numpy()
         return out
 
     def _padded(self, enc: Any, idx: list[int], width: int) -> dict[str, torch.Tensor]:
-        """Rows `idx` of an unpadded tokenizer output as tensors padded to `width`, as the
-        tokenizer's own padding would make them."""
-        pad_values = {
-            "input_ids": self.tokenizer.pad_token_id or 0,
-            "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0),
-            "attention_mask": 0,
-        }
-        left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        batch = {}
-        for key, rows in enc.items():
-            if key not in pad_values:
-                continue
-            t = torch.full((len(idx), width), pad_values[key], dtype=torch.long)
-            for r, i in enumerate(idx):
-                row = torch.tensor(rows[i], dtype=torch.long)
-                if left:
-                    t[r, width - len(row) :] = row
-                else:
-                    t[r, : len(row)] = row
-            batch[key] = t.to(self.device)
-        return batch
+        """Rows `idx` of an unpadded tokenizer output as tensors padded to `width`."""
+        rows = padded_rows(self.tokenizer, enc, idx, width)
+        return {k: torch.from_numpy(v).to(self.device) for k, v in rows.items()}
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float64]:
         """Calibrated probabilities, shape (len(texts), len(labels))."""
@@ -182,7 +221,12 @@ class TextClassifier:
         """One `Prediction` per text, in order."""
         if isinstance(texts, str):
             raise TypeError("predict() takes a sequence of texts, not one string")
-        probs = self.probabilities(texts, batch_size)
+        return self.predictions(self.logits(texts, batch_size), top_k)
+
+    def predictions(self, logits: NDArray[np.float32], top_k: int = 3) -> list[Prediction]:
+        """`Prediction`s from raw logits (this classifier's, computed elsewhere: e.g. by a
+        pass shared with other models): calibrated, with the out-of-scope decision."""
+        probs = softmax(np.asarray(logits, dtype=np.float32), self._temperature)
         k = max(1, min(top_k, len(self._labels)))
         results = []
         for row in probs:

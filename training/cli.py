@@ -117,6 +117,13 @@ def _column_options(func: Any) -> Any:
     help="Stop after this many epochs without a better validation macro-F1." + _default("patience"),
 )
 @click.option(
+    "--freeze-layers",
+    type=int,
+    default=None,
+    help="Keep the embeddings and the first N layers of the base model as they are; the "
+    "server then shares one pass of them with the retrieval encoder." + _default("freeze_layers"),
+)
+@click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
     default="auto",

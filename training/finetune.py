@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from intents import TASKS, TextClassifier, choose_oos_threshold, fit_temperature
 from intents.calibration import softmax
+from intents.model import freeze_bottom
 
 from .args import TrainArgs
 from .data import Example, stratified_split
@@ -93,6 +94,15 @@ def train_classifier(
         device=device,
     )
     model = clf.model
+    if args.freeze_layers:
+        frozen = freeze_bottom(model.backbone, args.freeze_layers)
+        clf.metadata["frozen_layers"] = args.freeze_layers
+        log.info(
+            "froze the embeddings and %d layer(s) of %s (%.1fM parameters)",
+            args.freeze_layers,
+            args.base_model.name,
+            frozen / 1e6,
+        )
     texts = [ex.text for ex in rows]
     targets = torch.tensor([index[ex.label] for ex in rows])
     lengths = [
@@ -218,6 +228,8 @@ def _param_groups(model: torch.nn.Module, args: TrainArgs) -> list[dict[str, Any
     """No weight decay on biases and LayerNorm; the new head learns `head_lr_scale` faster."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, param in model.named_parameters():
+        if not param.requires_grad:  # frozen layers (args.freeze_layers)
+            continue
         is_head = name.startswith("head.")
         decay = param.ndim >= 2
         groups.setdefault((is_head, decay), []).append(param)

@@ -9,8 +9,6 @@ tested directly; ``gradio`` and ``pandas`` are imported inside :func:`build_cons
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -132,13 +130,21 @@ class ConsoleBackend(Protocol):
 
 # --------------------------------------------------------------------------- pure helpers
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# Every ASCII punctuation mark becomes a numeric character reference: Markdown sees no
+# syntax (lists "3.", setext "===", emphasis, links, autolinked "https:", "$$" math) and
+# the browser still shows the character. Backslash escapes are not enough: autolinks and
+# some block rules read the raw text.
+_MD_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~=$:\"'/%^?;,@"} | {
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+}
 
 
 def escape_markdown(text: object) -> str:
-    """Make arbitrary text inert in Markdown: HTML is escaped, Markdown syntax backslashed."""
-    escaped = html.escape(str(text), quote=False)
-    return _MD_SPECIAL.sub(r"\\\1", escaped)
+    """Make arbitrary text inert in Markdown: HTML and every punctuation mark become
+    character references, so the text shows exactly as written."""
+    return str(text).translate(_MD_ENTITIES)
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -618,7 +624,11 @@ def build_console(backend: ConsoleBackend) -> gradio.Blocks:
                     )
                     refresh_btn = gr.Button("Refresh now", size="sm", variant="secondary")
                 with gr.Column(scale=4):
-                    view = gr.Markdown(conversation_markdown(None), elem_id="csa-conversation")
+                    view = gr.Markdown(
+                        conversation_markdown(None),
+                        elem_id="csa-conversation",
+                        latex_delimiters=[],  # customers' "$$" is text, not math
+                    )
                     notice = gr.Markdown("", elem_id="csa-notice")
                     with gr.Row():
                         take_btn = gr.Button("Take over", variant="primary", elem_id="csa-take")

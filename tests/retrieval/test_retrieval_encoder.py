@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from intents.onnx_runner import onnx_available
 from retrieval import SentenceEncoder, default_encoder_path
 
 
@@ -48,3 +49,25 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_default_encoder_path_is_the_packaged_minilm() -> None:
     path = default_encoder_path()
     assert (path / "config.json").is_file()
+
+
+@pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+def test_onnx_queries_match_sentence_transformers(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    enc = SentenceEncoder(tiny_bert_dir)
+    texts = ["where is my order", "refund", "", "a much longer question " * 6, "hi there"]
+    want = enc.encode(texts, batch_size=2)
+    assert enc.use_onnx(tmp_path / "cache")
+    assert enc.backend == "onnx"
+    assert [p.name for p in (tmp_path / "cache").glob("*.onnx")] == [f"encoder--{enc.name}.onnx"]
+    for batch_size in (1, 2, 64):
+        np.testing.assert_allclose(enc.encode(texts, batch_size=batch_size), want, atol=1e-5)
+    enc.use_torch()
+    assert enc.backend == "torch"
+
+
+@pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+def test_onnx_refuses_an_encoder_without_mean_pooling(tiny_bert_dir: Path) -> None:
+    enc = SentenceEncoder(tiny_bert_dir)
+    enc._model[1].pooling_mode = "cls"  # what a CLS-pooled sentence-transformers folder has
+    assert enc.use_onnx() is False
+    assert enc.backend == "torch"

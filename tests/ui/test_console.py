@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from ui import ConsoleBackend, build_console
@@ -69,7 +70,7 @@ def test_table_shortens_long_ids_but_keeps_them() -> None:
 def test_markdown_shows_analysis_per_turn(fake_backend: Any) -> None:
     md = conversation_markdown(fake_backend.get_conversation("c-old"))
     assert "**Customer**" in md and "**Bot**" in md
-    assert "intent **order\\_status** (0.93)" in md
+    assert "intent **order&#95;status** (0.93)" in md
     assert "sentiment **neutral** (0.71)" in md
     assert "action **answer**" in md
     assert "reason: confident match" in md
@@ -79,10 +80,16 @@ def test_markdown_shows_analysis_per_turn(fake_backend: Any) -> None:
 def test_markdown_escapes_html_and_markdown(fake_backend: Any) -> None:
     md = conversation_markdown(fake_backend.get_conversation("c-new"))
     assert "<img" not in md
-    assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in md
-    assert "\\*\\*bold\\*\\*" in md
+    assert "&lt;img src&#61;x onerror&#61;alert&#40;1&#41;&gt;" in md
+    assert "&#42;&#42;bold&#42;&#42;" in md
     escaped = escape_markdown("[link](javascript:alert(1))")
-    assert escaped == "\\[link\\]\\(javascript:alert\\(1\\)\\)"
+    assert escaped == "&#91;link&#93;&#40;javascript&#58;alert&#40;1&#41;&#41;"
+    # what backslash escaping missed: list markers, setext underlines, math, autolinks
+    assert escape_markdown("3. three") == "3&#46; three"
+    assert escape_markdown("===") == "&#61;&#61;&#61;"
+    assert escape_markdown("$$x$$") == "&#36;&#36;x&#36;&#36;"
+    assert "https:" not in escape_markdown("https://e.example/x_y")
+    assert html.unescape(escape_markdown(XSS + " é 🙂 a_b")) == XSS + " é 🙂 a_b"
 
 
 def test_markdown_agent_author_and_empty() -> None:
@@ -160,8 +167,8 @@ def test_hostile_text_everywhere_is_inert() -> None:
     md = conversation_markdown(conv)
     for raw in ("<img", "<script", "<b>", "<i>", "](javascript"):
         assert raw not in md
-    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in md
-    assert "intent corrected to **gift\\_wrap** by &lt;b&gt;sam&lt;/b&gt;" in md
+    assert "&lt;script&gt;alert&#40;1&#41;&lt;&#47;script&gt;" in md
+    assert "intent corrected to **gift&#95;wrap** by &lt;b&gt;sam&lt;&#47;b&gt;" in md
     assert "✔ in the knowledge base" in md
     activity = activity_markdown(
         [

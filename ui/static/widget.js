@@ -183,7 +183,6 @@
   input.rows = 1;
   input.placeholder = "Write a message…";
   input.setAttribute("autocomplete", "off");
-  input.setAttribute("maxlength", "2000");
   var sendBtn = el("button", "csa-send");
   sendBtn.type = "submit";
   sendBtn.setAttribute("aria-label", "Send message");
