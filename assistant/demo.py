@@ -47,7 +47,20 @@ def prepare_demo(settings: Settings, store: Store, force: bool = False) -> dict[
         t = time.perf_counter()
         rebuild_index(settings, store)
         timings["index"] = time.perf_counter() - t
+    if settings.inference_backend != "torch":
+        t = time.perf_counter()
+        _convert_for_serving(settings, store)
+        timings["onnx"] = time.perf_counter() - t
     return timings
+
+
+def _convert_for_serving(settings: Settings, store: Store) -> None:
+    """Load the models as the server does, so the ONNX conversions are in the cache before
+    the first start (a no-op when they already are)."""
+    from .runtime import load_models, set_torch_threads
+
+    set_torch_threads(settings)
+    load_models(settings, store)
 
 
 def _in_registry(settings: Settings, task: str, folder: Path) -> bool:

@@ -324,6 +324,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument(
+        "--freeze-layers",
+        type=int,
+        default=None,
+        help="train with the embeddings and first N layers frozen (shared pass in the server)",
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--turns", type=int, default=200, help="single turns timed for latency")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
@@ -349,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = [t for t in tasks if t not in LOADERS]
     if unknown or not opts.data_root.is_dir():
         parser.error(f"unknown task(s) {unknown}" if unknown else f"no folder {opts.data_root}")
-    overrides = {k: getattr(opts, k) for k in ("epochs", "batch_size", "max_length", "lr")}
+    overrides = {
+        k: getattr(opts, k) for k in ("epochs", "batch_size", "max_length", "lr", "freeze_layers")
+    }
     args = replace(
         TrainArgs(device=opts.device), **{k: v for k, v in overrides.items() if v is not None}
     )
@@ -407,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"\n## {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n\n"
         f"- machine: {machine()}\n- command: `{command}`\n"
         f"- fine-tuning: epochs {args.epochs}, lr {args.lr}, batch {args.batch_size}, "
-        f"max_length {args.max_length}, seed {args.seed}"
+        f"max_length {args.max_length}, seed {args.seed}, frozen layers {args.freeze_layers}"
         f"{', limit ' + str(opts.limit) + ' rows per split' if opts.limit else ''}\n\n"
         f"{body}\n\n{note}{timing}\n{verdicts(rows, cost)}"
     )

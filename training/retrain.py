@@ -161,6 +161,12 @@ def retrain_task(registry: Registry, data: ExportedSet, args: TrainArgs, base: s
     with tempfile.TemporaryDirectory(prefix="csa-encoder-") as tmp:
         if base == "current" and current is not None:
             args = replace(args, base_model=export_encoder(live_dir, Path(tmp)))
+        if current is not None and not args.freeze_layers:
+            # keep what the live model froze: the server's shared pass depends on it
+            from intents.storage import read_metadata
+
+            frozen = int(read_metadata(live_dir).get("frozen_layers", 0))
+            args = replace(args, freeze_layers=frozen)
         log.info("%s: training a candidate on %d rows from %s", task, len(train), args.base_model)
         staging = registry.staging_dir(task)
         from .finetune import train_classifier

@@ -205,3 +205,38 @@ def test_retrain_promote_refuse_rollback(
         "promoted",
         "rejected",
     ]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_retraining_keeps_the_live_models_frozen_layers(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live model trained with --freeze-layers shares its bottom with the encoder in the
+    server; a candidate trained from it keeps those layers frozen (unless told otherwise)."""
+    import training.finetune as finetune
+    from training.export import ExportedSet
+    from training.registry import Registry
+    from training.retrain import retrain_task
+
+    rng = random.Random(1)
+    registry = Registry(tmp_path / "models")
+    rows = [Example(t, label) for label, w in WORDS.items() for t in phrases(w, 12, rng)]
+    staging = registry.staging_dir("intents")
+    train_classifier(rows, None, fast_args(base, epochs=1, freeze_layers=1), staging, "intents")
+    registry.promote("intents", registry.register("intents", staging).version)
+
+    seen: list[TrainArgs] = []
+
+    def record(train: object, val: object, args: TrainArgs, *rest: object) -> None:
+        seen.append(args)
+        raise _Stop
+
+    monkeypatch.setattr(finetune, "train_classifier", record)
+    data = ExportedSet("intents", rows[:6], [], rows[6:9])
+    for asked, expected in ((0, 1), (2, 2)):  # 0: the live model's; 2: what was asked
+        with pytest.raises(_Stop):
+            retrain_task(registry, data, fast_args(base, freeze_layers=asked), "current")
+        assert seen[-1].freeze_layers == expected
