@@ -120,8 +120,9 @@ def _column_options(func: Any) -> Any:
     "--freeze-layers",
     type=int,
     default=None,
-    help="Keep the embeddings and the first N layers of the base model as they are; the "
-    "server then shares one pass of them with the retrieval encoder." + _default("freeze_layers"),
+    help="Keep the embeddings and the first N layers of the base model as they are (the "
+    "server then shares one pass of them with the retrieval encoder); 0 fine-tunes every "
+    "layer.  [default: half the layers, 3 for MiniLM]",
 )
 @click.option(
     "--device",

@@ -6,7 +6,7 @@ Only click is imported at module level; the commands import the rest when they r
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,7 +147,7 @@ def retrain_command(
         overrides["epochs"] = epochs
     args = TrainArgs(**overrides)
     try:
-        args.validate()
+        replace(args).validate()  # checked; freeze_layers stays None: the live model's
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     try:

@@ -94,7 +94,7 @@ def train_classifier(
         device=device,
     )
     model = clf.model
-    if args.freeze_layers:
+    if args.freeze_layers:  # resolved by args.validate() above
         frozen = freeze_bottom(model.backbone, args.freeze_layers)
         clf.metadata["frozen_layers"] = args.freeze_layers
         log.info(

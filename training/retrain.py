@@ -161,8 +161,8 @@ def retrain_task(registry: Registry, data: ExportedSet, args: TrainArgs, base: s
     with tempfile.TemporaryDirectory(prefix="csa-encoder-") as tmp:
         if base == "current" and current is not None:
             args = replace(args, base_model=export_encoder(live_dir, Path(tmp)))
-        if current is not None and not args.freeze_layers:
-            # keep what the live model froze: the server's shared pass depends on it
+        if current is not None and args.freeze_layers is None:
+            # as the live model was (its frozen layers are what the server shares)
             from intents.storage import read_metadata
 
             frozen = int(read_metadata(live_dir).get("frozen_layers", 0))

@@ -15,6 +15,7 @@ No alembic.ini is needed: the Config is built here, the scripts live in the pack
 from __future__ import annotations
 
 import logging
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -75,11 +76,27 @@ def schema_diff(conn: Connection) -> list[Any]:
     return list(compare_metadata(ctx, target_metadata()))
 
 
-def upgrade(engine: Engine) -> str:
+def upgrade(engine: Engine, attempts: int = 5) -> str:
     """Bring the database to the head revision; safe when several processes call it at once.
 
-    Returns the revision the database is at afterwards.
+    Returns the revision the database is at afterwards. SQLite may answer "database is
+    locked" at once (without waiting its busy timeout) when several connections start
+    together; that attempt rolled back, so it is tried again.
     """
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return _upgrade_once(engine)
+        except OperationalError as err:
+            if engine.dialect.name != "sqlite" or "locked" not in str(err) or attempt == attempts:
+                raise
+            log.info("database schema: locked by another process, retrying (%d)", attempt)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _upgrade_once(engine: Engine) -> str:
     head = head_revision()
     with engine.connect() as conn:
         if current_revision(conn) == head:
