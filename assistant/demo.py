@@ -47,7 +47,8 @@ def prepare_demo(settings: Settings, store: Store, force: bool = False) -> dict[
         t = time.perf_counter()
         rebuild_index(settings, store)
         timings["index"] = time.perf_counter() - t
-    if settings.inference_backend != "torch":
+    trained = any(step.startswith("train_") for step in timings)
+    if settings.inference_backend != "torch" and (trained or not settings.onnx_cache_dir.exists()):
         t = time.perf_counter()
         _convert_for_serving(settings, store)
         timings["onnx"] = time.perf_counter() - t
