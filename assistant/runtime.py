@@ -45,7 +45,7 @@ def use_backend(model: Any, settings: Settings) -> str:
         return "torch"
     ok = model.use_onnx(
         settings.onnx_cache_dir,
-        threads=settings.torch_threads,
+        threads=settings.onnx_threads,
         int8=settings.inference_backend == "onnx-int8",
     )
     if not ok and settings.inference_backend != "auto":
@@ -69,7 +69,7 @@ def build_shared(settings: Settings, intent: Any, sentiment: Any, encoder: Any) 
         sentiment,
         encoder,
         cache_dir=settings.onnx_cache_dir,
-        threads=settings.torch_threads,
+        threads=settings.onnx_threads,
         int8=settings.inference_backend == "onnx-int8",
     )
     log.info("%s: %s", "shared pass" if shared else "no shared pass", why)

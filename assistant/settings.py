@@ -69,9 +69,15 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         default=1,
         ge=0,
-        description="CPU threads per forward pass in the server; 0 = torch's default (one per "
-        "core). 1 leaves the other cores to the request threads: more turns per CPU-second "
-        "under load (bench/RESULTS.md, Load).",
+        description="CPU threads per torch forward pass in the server (inference_backend "
+        "torch); 0 = torch's default (one per core). 1 leaves the other cores to the request "
+        "threads: more turns per CPU-second under load (bench/RESULTS.md, Load).",
+    )
+    onnx_threads: int = Field(
+        default=2,
+        ge=0,
+        description="ONNX Runtime threads per forward pass (idle ones sleep, not spin); 0 = "
+        "one per core. With several workers, about cores / workers (bench/RESULTS.md, Load).",
     )
     inference_backend: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
         default="auto",
@@ -79,7 +85,7 @@ class Settings(BaseSettings):
         "encoder run on ONNX Runtime (CPU; 2-3x faster for a turn's short texts, same "
         "outputs), converted once into data_dir/cache/onnx; onnx-int8: with int8 weights "
         "(faster again, outputs differ slightly: bench/RESULTS.md); auto: onnx on a CPU when "
-        "onnxruntime is installed, else torch. torch_threads sets the threads of either.",
+        "onnxruntime is installed, else torch (threads: onnx_threads, torch_threads).",
     )
     shared_pass: bool = Field(
         default=True,

@@ -59,6 +59,11 @@ class OnnxRunner:
         self.source = source  # the cached file, or "temporary"
         self.int8 = int8
 
+    @property
+    def backend(self) -> str:
+        """The `inference_backend` name of this runner: "onnx" or "onnx-int8"."""
+        return "onnx-int8" if self.int8 else "onnx"
+
     def __call__(self, batch: Mapping[str, Any]) -> NDArray[np.float32]:
         feed = {}
         for name in self.input_names:
@@ -83,6 +88,8 @@ def _session(model: str | bytes, threads: int) -> Any:
     options.intra_op_num_threads = max(0, threads)  # 0: one per core
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
+    # idle pool threads sleep instead of spinning: the request threads need those cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 

@@ -112,9 +112,7 @@ class SentenceEncoder:
     @property
     def backend(self) -> str:
         """Where queries are encoded: "torch", or "onnx" / "onnx-int8" after `use_onnx()`."""
-        if self._runner is None:
-            return "torch"
-        return "onnx-int8" if self._runner.int8 else "onnx"
+        return "torch" if self._runner is None else str(self._runner.backend)
 
     def use_onnx(
         self, cache_dir: str | Path | None = None, threads: int = 1, int8: bool = False

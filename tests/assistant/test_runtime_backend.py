@@ -38,7 +38,7 @@ class FakeModel:
 def test_backend_from_settings(
     tmp_path: Path, setting: str, converts: bool, expected: str, int8: bool | None
 ) -> None:
-    settings = Settings(data_dir=tmp_path, inference_backend=setting, torch_threads=2)
+    settings = Settings(data_dir=tmp_path, inference_backend=setting, onnx_threads=2)
     model = FakeModel(converts)
     assert use_backend(model, settings) == expected
     if int8 is None:

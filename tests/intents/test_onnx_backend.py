@@ -32,19 +32,11 @@ TEXTS = [
 ]
 
 
-def tiny_bert(folder: Path) -> Path:
-    from transformers import BertTokenizerFast
-
-    make_tiny_bert(folder)
-    BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("onnx")
     torch.manual_seed(0)
-    clf = TextClassifier.create(tiny_bert(root / "base"), LABELS, "intents", max_length=24)
+    clf = TextClassifier.create(make_tiny_bert(root / "base"), LABELS, "intents", max_length=24)
     clf.calibrate(temperature=1.3, oos_threshold=0.3)
     return clf.save(root / "model")
 
@@ -107,7 +99,7 @@ def test_new_weights_replace_the_old_conversion(saved: Path, tmp_path: Path) -> 
 
 def test_unsaved_classifier_converts_in_a_temporary_folder(tmp_path: Path) -> None:
     torch.manual_seed(1)
-    clf = TextClassifier.create(tiny_bert(tmp_path / "base"), LABELS, "sentiment")
+    clf = TextClassifier.create(make_tiny_bert(tmp_path / "base"), LABELS, "sentiment")
     want = clf.logits(TEXTS)
     assert clf.use_onnx(tmp_path / "cache")  # no sha256 yet: nothing cached
     assert not (tmp_path / "cache").exists()
