@@ -46,6 +46,8 @@ class ClassifierLike(Protocol):
 
     def predict(self, texts: Sequence[str], top_k: int = 3) -> Sequence[PredictionLike]: ...
 
+    def predictions(self, logits: Any, top_k: int = 3) -> Sequence[PredictionLike]: ...
+
 
 class HitLike(Protocol):
     @property
@@ -100,29 +102,25 @@ def analyse(models: Models, messages: Sequence[str], queries: Sequence[str]) -> 
 
 
 def _analyse_shared(models: Models, messages: list[str], queries: list[str]) -> list[Analysis]:
-    shared = models.shared
-    fits = shared.fits(messages)
-    inside = [n for n, ok in enumerate(fits) if ok]
-    outside = [n for n, ok in enumerate(fits) if not ok]
+    out = models.shared.run(messages)
     intents: list[Any] = [None] * len(messages)
     sentiments: list[Any] = [None] * len(messages)
     vectors: list[Any] = [None] * len(messages)
-    if inside:
-        intent_logits, sentiment_logits, shared_vectors = shared.run([messages[n] for n in inside])
-        for n, i, s, v in zip(
-            inside,
-            models.intent.predictions(intent_logits, top_k=3),  # type: ignore[attr-defined]
-            models.sentiment.predictions(sentiment_logits, top_k=3),  # type: ignore[attr-defined]
-            shared_vectors,
-            strict=True,
-        ):
-            intents[n], sentiments[n] = i, s
-            if queries[n] == messages[n]:
-                vectors[n] = v
-    if outside:
-        texts = [messages[n] for n in outside]
+    for n, i, s, v in zip(
+        out.rows,
+        models.intent.predictions(out.intent, top_k=3),
+        models.sentiment.predictions(out.sentiment, top_k=3),
+        out.vectors,
+        strict=True,
+    ):
+        intents[n], sentiments[n] = i, s
+        if queries[n] == messages[n]:  # a resumed turn searches with another query
+            vectors[n] = v
+    too_long = [n for n, i in enumerate(intents) if i is None]
+    if too_long:  # the classifiers truncate these: their own passes
+        texts = [messages[n] for n in too_long]
         for n, i, s in zip(
-            outside,
+            too_long,
             models.intent.predict(texts, top_k=3),
             models.sentiment.predict(texts, top_k=3),
             strict=True,
@@ -130,9 +128,8 @@ def _analyse_shared(models: Models, messages: list[str], queries: list[str]) -> 
             intents[n], sentiments[n] = i, s
     missing = [n for n, v in enumerate(vectors) if v is None]
     if missing:
-        for n, v in zip(
-            missing, models.knowledge.encode_queries([queries[n] for n in missing]), strict=True
-        ):
+        found = models.knowledge.encode_queries([queries[n] for n in missing])
+        for n, v in zip(missing, found, strict=True):
             vectors[n] = v
     return [Analysis(i, s, v) for i, s, v in zip(intents, sentiments, vectors, strict=True)]
 

@@ -24,6 +24,17 @@ log = logging.getLogger(__name__)
 PROBES = ["Where is my ORDER #48213?", "Café déjà vu, naïve résumé", "🙂 ok... thanks!!"]
 
 
+@dataclass(frozen=True)
+class SharedOutput:
+    """What one shared pass found: `rows` are the indices of the texts it answered (the
+    others were too long), the arrays have one row per index in `rows`."""
+
+    rows: list[int]
+    intent: NDArray[np.float32]
+    sentiment: NDArray[np.float32]
+    vectors: NDArray[np.float32]
+
+
 @dataclass
 class SharedPass:
     """ONNX Runtime runners: `bottom` (token ids -> hidden states after layer `depth`) and
@@ -37,35 +48,30 @@ class SharedPass:
     sentiment_top: Any
     encoder_top: Any
 
-    def fits(self, texts: list[str]) -> list[bool]:
-        """Which texts the shared pass answers exactly (not truncated by a classifier)."""
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length + 1)
-        return [len(row) <= self.max_length for row in ids["input_ids"]]
-
-    def run(
-        self, texts: list[str]
-    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-        """Intent logits, sentiment logits and unit query vectors for `texts` (all of which
-        must fit), in one bottom pass per length chunk."""
+    def run(self, texts: list[str]) -> SharedOutput:
+        """Intent logits, sentiment logits and unit query vectors for the `texts` that fit
+        (not truncated by a classifier), one bottom pass per length chunk; tokenised once."""
         from intents.chunking import length_chunks, padded_rows
 
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
-        lengths = [len(row) for row in enc["input_ids"]]
-        n = len(texts)
-        intent = np.zeros((n, 0), dtype=np.float32)
-        sentiment = np.zeros((n, 0), dtype=np.float32)
-        vectors = np.zeros((n, 0), dtype=np.float32)
-        for idx in length_chunks(lengths, max_size=64):
-            batch = padded_rows(self.tokenizer, enc, idx, max(lengths[i] for i in idx))
-            hidden = self.bottom(batch)
-            top_in = {"hidden": hidden, "attention_mask": batch["attention_mask"]}
-            outs = [self.intent_top(top_in), self.sentiment_top(top_in), self.encoder_top(top_in)]
-            if intent.shape[1] == 0:
-                intent, sentiment, vectors = (np.zeros((n, o.shape[1]), np.float32) for o in outs)
-            intent[idx], sentiment[idx], vectors[idx] = outs
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length + 1)
+        rows = [n for n, ids in enumerate(enc["input_ids"]) if len(ids) <= self.max_length]
+        lengths = [len(enc["input_ids"][n]) for n in rows]
+        outs: list[NDArray[np.float32]] = []
+        for chunk in length_chunks(lengths, max_size=64):
+            idx = [rows[i] for i in chunk]
+            batch = padded_rows(self.tokenizer, enc, idx, max(lengths[i] for i in chunk))
+            top_in = {"hidden": self.bottom(batch), "attention_mask": batch["attention_mask"]}
+            found = [self.intent_top(top_in), self.sentiment_top(top_in), self.encoder_top(top_in)]
+            if not outs:
+                outs = [np.zeros((len(rows), f.shape[1]), np.float32) for f in found]
+            for out, f in zip(outs, found, strict=True):
+                out[chunk] = f
+        if not outs:
+            return SharedOutput(rows, *(np.zeros((0, 0), np.float32) for _ in range(3)))
+        vectors = outs[2]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.divide(vectors, norms, out=vectors, where=norms > 0)
-        return intent, sentiment, vectors
+        return SharedOutput(rows, outs[0], outs[1], vectors)
 
     @classmethod
     def build(
@@ -88,27 +94,26 @@ class SharedPass:
         )
         if depth < 1:
             return None, "the classifiers were trained without --freeze-layers"
-        st: Any = getattr(encoder, "_model", None)
-        kinds = [type(m).__name__ for m in st] if st is not None else []
-        if kinds[:2] != ["Transformer", "Pooling"] or st[1].pooling_mode != "mean":
-            return None, f"the encoder is not transformer + mean pooling ({'+'.join(kinds)})"
-        if encoder.device != "cpu" or intent.device.type != "cpu":
-            return None, "the models are not on the CPU"
+        base = encoder.mean_pooled_backbone()
+        if base is None:
+            return None, "the encoder is not a transformer with mean pooling on the CPU"
+        if intent.device.type != "cpu" or sentiment.device.type != "cpu":
+            return None, "the classifiers are not on the CPU"
         if not onnx_available():
             return None, "onnxruntime is not installed"
-        base = st[0].auto_model
+        tokenizer = encoder.tokenizer
         for clf in (intent, sentiment):
             if not same_bottom(clf.model.backbone, base, depth):
                 return None, (
                     f"the {clf.task} model's frozen layers are not the encoder's (trained from "
                     f"another base model than {encoder.path})"
                 )
-            if not _same_tokens(clf.tokenizer, st.tokenizer):
+            if not _same_tokens(clf.tokenizer, tokenizer):
                 return None, f"the {clf.task} model's tokenizer differs from the encoder's"
-        max_length = min(intent.max_length, sentiment.max_length, st.max_seq_length)
+        max_length = min(intent.max_length, sentiment.max_length, encoder.max_length)
         import torch
 
-        probe = st.tokenizer(PROBES, padding=True, truncation=True, return_tensors="pt")
+        probe = tokenizer(PROBES, padding=True, truncation=True, return_tensors="pt")
         names = ("input_ids", "attention_mask", "token_type_ids")
         sample = {k: v for k, v in probe.items() if k in names}
         bottom_module = BottomLayers(base, depth).eval()
@@ -136,7 +141,7 @@ class SharedPass:
             )
         except Exception as err:
             return None, f"the layers did not convert to ONNX: {err}"
-        shared = cls(depth, max_length, st.tokenizer, bottom, tops[0], tops[1], encoder_top)
+        shared = cls(depth, max_length, tokenizer, bottom, tops[0], tops[1], encoder_top)
         return shared, f"{depth} shared layer(s), texts up to {max_length} tokens"
 
 

@@ -104,13 +104,14 @@ def shared_turns(
     log.info("%s: %s", backend, why)
     if shared is None:
         return None
-    sample = [t for t in (texts * (turns // len(texts) + 1)) if shared.fits([t])[0]][:turns]
+    fit = [t for t in texts if len(shared.tokenizer(t)["input_ids"]) <= shared.max_length]
+    sample = (fit * (turns // len(fit) + 1))[:turns]
     times = []
     for n, text in enumerate(sample):
         started = time.perf_counter()
-        i, s, _ = shared.run([text])
-        intent.predictions(i)
-        senti.predictions(s)
+        out = shared.run([text])
+        intent.predictions(out.intent)
+        senti.predictions(out.sentiment)
         if n >= 10:  # after a warm-up
             times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)

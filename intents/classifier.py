@@ -19,7 +19,7 @@ from .calibration import softmax
 from .chunking import length_chunks, padded_rows
 from .errors import ModelLoadError
 from .model import EncoderClassifier
-from .onnx_runner import OnnxRunner, export_runner, onnx_available
+from .onnx_runner import OnnxBacked
 from .prediction import OUT_OF_SCOPE, TASKS, Prediction
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-class TextClassifier:
+class TextClassifier(OnnxBacked):
     """A BERT-family text classifier for one task ("intents" or "sentiment").
 
     Build a fresh one with `TextClassifier.create(base_model_folder, labels, task)` (what
@@ -67,7 +67,6 @@ class TextClassifier:
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.device = torch.device(device)
         self.model.to(self.device)
-        self._runner: OnnxRunner | None = None  # set by use_onnx()
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -124,12 +123,7 @@ class TextClassifier:
         self._temperature = float(temperature)
         self._oos_threshold = float(oos_threshold)
 
-    # -- inference backend ------------------------------------------------------------
-    @property
-    def backend(self) -> str:
-        """Where inference runs: "torch", or "onnx" / "onnx-int8" after `use_onnx()`."""
-        return "torch" if self._runner is None else str(self._runner.backend)
-
+    # -- inference backend (backend, use_torch: OnnxBacked) -----------------------------
     def use_onnx(
         self, cache_dir: str | Path | None = None, threads: int = 1, int8: bool = False
     ) -> bool:
@@ -143,34 +137,18 @@ class TextClassifier:
         """
         if self.device.type != "cpu":
             return False
-        if not onnx_available():
-            log.warning("onnxruntime is not installed: %s classifier stays on torch", self._task)
-            return False
-        enc = self.tokenizer(
-            ["a sample text", "a longer sample text for the converter"],
-            truncation=True,
-            max_length=self.max_length,
-        )
-        sample = self._padded(enc, [0, 1], max(len(ids) for ids in enc["input_ids"]))
         sha = self.metadata.get("sha256")
-        try:
-            self._runner = export_runner(
-                self.model,
-                sample,
-                cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                name=self._task,
-                version=sha[:24] if sha else None,
-                threads=threads,
-                int8=int8,
-            )
-        except Exception as err:  # an exotic backbone: torch still works
-            log.warning("cannot convert the %s classifier to ONNX (%s): torch", self._task, err)
-            return False
-        return True
-
-    def use_torch(self) -> None:
-        """Predict with the torch network again."""
-        self._runner = None
+        return self._use_runner(
+            f"the {self._task} classifier",
+            self.model,
+            self.tokenizer,
+            self.max_length,
+            cache_dir=cache_dir,
+            name=self._task,
+            version=sha[:24] if sha else None,
+            threads=threads,
+            int8=int8,
+        )
 
     # -- inference --------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -224,6 +202,8 @@ class TextClassifier:
     def predictions(self, logits: NDArray[np.float32], top_k: int = 3) -> list[Prediction]:
         """`Prediction`s from raw logits (this classifier's, computed elsewhere: e.g. by a
         pass shared with other models): calibrated, with the out-of-scope decision."""
+        if len(logits) == 0:
+            return []
         probs = softmax(np.asarray(logits, dtype=np.float32), self._temperature)
         k = max(1, min(top_k, len(self._labels)))
         results = []

@@ -24,6 +24,8 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 OPSET = 17
+# What a network is traced with: two rows of different lengths, so padding is in the graph.
+SAMPLE_TEXTS = ("a sample text", "a longer sample text for the converter")
 
 
 def onnx_available() -> bool:
@@ -188,3 +190,57 @@ def export_runner(
         path = Path(tmp_dir) / f"model{suffix}"
         _convert(module, sample, path, int8)
         return OnnxRunner(_session(str(path), threads), names, "temporary", int8)
+
+
+class OnnxBacked:
+    """A model whose inference moves to an `OnnxRunner` once `_use_runner` converted it;
+    `backend` says where it runs and `use_torch()` goes back."""
+
+    _runner: OnnxRunner | None = None
+
+    @property
+    def backend(self) -> str:
+        """ "torch", or "onnx" / "onnx-int8" after a successful conversion."""
+        return "torch" if self._runner is None else self._runner.backend
+
+    def use_torch(self) -> None:
+        """Run the torch network again."""
+        self._runner = None
+
+    def _use_runner(
+        self,
+        what: str,
+        module: nn.Module,
+        tokenizer: Any,
+        max_length: int,
+        *,
+        cache_dir: str | Path | None,
+        name: str,
+        version: str | None,
+        threads: int,
+        int8: bool,
+    ) -> bool:
+        """Convert `module` (fed by `tokenizer`) and run on it from now on. False, keeping
+        torch, without onnxruntime or when the network does not convert (both logged)."""
+        if not onnx_available():
+            log.warning("onnxruntime is not installed: %s stays on torch", what)
+            return False
+        from .chunking import padded_rows
+
+        enc = tokenizer(list(SAMPLE_TEXTS), truncation=True, max_length=max_length)
+        width = max(len(ids) for ids in enc["input_ids"])
+        rows = padded_rows(tokenizer, enc, [0, 1], width)
+        try:
+            self._runner = export_runner(
+                module,
+                {k: torch.from_numpy(v) for k, v in rows.items()},
+                cache_dir=Path(cache_dir) if cache_dir is not None else None,
+                name=name,
+                version=version,
+                threads=threads,
+                int8=int8,
+            )
+        except Exception as err:  # an exotic backbone: torch still works
+            log.warning("cannot convert %s to ONNX (%s): it stays on torch", what, err)
+            return False
+        return True

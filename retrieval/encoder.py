@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from intents.chunking import length_chunks, padded_rows
+from intents.onnx_runner import OnnxBacked
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def encoder_fingerprint(folder: Path) -> str:
     return f"{folder.name}-{h.hexdigest()[:12]}"
 
 
-class SentenceEncoder:
+class SentenceEncoder(OnnxBacked):
     """Encode texts into L2-normalised float32 vectors with a local Hugging Face model folder.
 
     A sentence-transformers folder keeps its own pooling; a plain BERT folder gets mean pooling.
@@ -65,7 +66,6 @@ class SentenceEncoder:
             dim = int(self._model.encode(["x"], convert_to_numpy=True).shape[1])
         self.dim: int = int(dim)
         self.name: str = encoder_fingerprint(folder)
-        self._runner: Any = None  # an intents.onnx_runner.OnnxRunner after use_onnx()
         log.info("loaded encoder %s (dim %d) from %s on %s", self.name, self.dim, folder, device)
 
     def encode(
@@ -92,7 +92,7 @@ class SentenceEncoder:
             for idx in length_chunks(lengths, max_size=batch_size):
                 if self._runner is not None:
                     width = max(lengths[i] for i in idx)
-                    vecs[idx] = self._runner(padded_rows(self._model.tokenizer, enc, idx, width))
+                    vecs[idx] = self._runner(padded_rows(self.tokenizer, enc, idx, width))
                     continue
                 vecs[idx] = self._model.encode(
                     [texts[i] for i in idx],
@@ -105,64 +105,57 @@ class SentenceEncoder:
         np.divide(vecs, norms, out=vecs, where=norms > 0)
         return np.ascontiguousarray(vecs)
 
-    def _tokenizer_output(self, texts: Sequence[str]) -> Any:
-        tokenizer = self._model.tokenizer
-        return tokenizer(list(texts), truncation=True, max_length=self._model.max_seq_length)
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
 
     @property
-    def backend(self) -> str:
-        """Where queries are encoded: "torch", or "onnx" / "onnx-int8" after `use_onnx()`."""
-        return "torch" if self._runner is None else str(self._runner.backend)
+    def max_length(self) -> int:
+        """Tokens kept per text (longer ones are truncated)."""
+        return int(self._model.max_seq_length)
+
+    def _tokenizer_output(self, texts: Sequence[str]) -> Any:
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+
+    def mean_pooled_backbone(self) -> Any:
+        """The transformer of a CPU model made of a transformer, mean pooling and optional
+        normalisation (the packaged MiniLM), whose vectors `MeanPooled(it)` gives before
+        normalising; None for any other model."""
+        kinds = [type(m).__name__ for m in self._model]
+        if (
+            self.device != "cpu"
+            or kinds[:2] != ["Transformer", "Pooling"]
+            or getattr(self._model[1], "pooling_mode", None) != "mean"
+            or any(k != "Normalize" for k in kinds[2:])
+        ):
+            return None
+        return self._model[0].auto_model
 
     def use_onnx(
         self, cache_dir: str | Path | None = None, threads: int = 1, int8: bool = False
     ) -> bool:
         """Encode queries (up to 4 batches at a time) with ONNX Runtime from now on; bulk
-        encoding (indexing) stays on sentence-transformers. Only for a CPU model made of a
-        transformer, mean pooling and optional normalisation (the packaged MiniLM): returns
-        False, and keeps torch, for anything else or without onnxruntime."""
+        encoding (indexing) stays on sentence-transformers. Only for the models
+        `mean_pooled_backbone` takes: returns False, and keeps torch, for anything else,
+        without onnxruntime, or when the network does not convert."""
         from intents.model import MeanPooled
-        from intents.onnx_runner import export_runner, onnx_available
 
-        kinds = [type(m).__name__ for m in self._model]
-        pooling = getattr(self._model[1], "pooling_mode", None) if len(kinds) > 1 else None
-        if (
-            self.device != "cpu"
-            or kinds[:2] != ["Transformer", "Pooling"]
-            or pooling != "mean"
-            or any(k != "Normalize" for k in kinds[2:])
-        ):
-            log.info("encoder %s (%s) stays on torch", self.name, "+".join(kinds))
+        backbone = self.mean_pooled_backbone()
+        if backbone is None:
+            kinds = "+".join(type(m).__name__ for m in self._model)
+            log.info("encoder %s (%s on %s) stays on torch", self.name, kinds, self.device)
             return False
-        if not onnx_available():
-            log.warning("onnxruntime is not installed: encoder %s stays on torch", self.name)
-            return False
-        import torch
-
-        enc = self._tokenizer_output(["a sample text", "a longer sample text for the converter"])
-        width = max(len(ids) for ids in enc["input_ids"])
-        sample = {
-            k: torch.from_numpy(v)
-            for k, v in padded_rows(self._model.tokenizer, enc, [0, 1], width).items()
-        }
-        try:
-            self._runner = export_runner(
-                MeanPooled(self._model[0].auto_model),
-                sample,
-                cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                name="encoder",
-                version=self.name,
-                threads=threads,
-                int8=int8,
-            )
-        except Exception as err:
-            log.warning("cannot convert encoder %s to ONNX (%s): torch", self.name, err)
-            return False
-        return True
-
-    def use_torch(self) -> None:
-        """Encode queries with sentence-transformers again."""
-        self._runner = None
+        return self._use_runner(
+            f"encoder {self.name}",
+            MeanPooled(backbone),
+            self.tokenizer,
+            self.max_length,
+            cache_dir=cache_dir,
+            name="encoder",
+            version=self.name,
+            threads=threads,
+            int8=int8,
+        )
 
     def __repr__(self) -> str:
         return f"SentenceEncoder(name={self.name!r}, dim={self.dim}, device={self.device!r})"

@@ -123,9 +123,9 @@ def test_int8_is_smaller_and_close(saved: Path, tmp_path: Path) -> None:
 
 
 def test_without_onnxruntime_torch_stays(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import intents.classifier as classifier_module
+    import intents.onnx_runner as runner_module
 
-    monkeypatch.setattr(classifier_module, "onnx_available", lambda: False)
+    monkeypatch.setattr(runner_module, "onnx_available", lambda: False)
     clf = TextClassifier.load(saved)
     assert clf.use_onnx() is False
     assert clf.backend == "torch"

@@ -35,12 +35,12 @@ from tests.ui import test_widget_browser as widget_tests
 from tests.ui.test_widget_browser import (
     AGENT,
     INPUT,
-    PASSWORD,
     ROOT,
     Servers,
     _login,
     _open_widget,
     _serve,
+    _tiny_service,
 )
 
 browser = widget_tests.browser  # fixtures: pytest finds them in this module's namespace
@@ -141,38 +141,14 @@ class Service:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    from tiny_models import make_tiny_bert
-
-    from assistant.engine import Models
-    from assistant.runtime import build_engine
-    from assistant.settings import Settings
-    from assistant.store import Store, init_db, make_engine
-    from assistant.store.agents import Agents
-    from intents import TextClassifier
-    from retrieval import KnowledgeBase, QAPair, SentenceEncoder
     from ui.app import create_full_app
 
-    root = tmp_path_factory.mktemp("hostile")
-    bert = make_tiny_bert(root / "bert")
-    settings = Settings(
-        data_dir=root / "var",
+    settings, store, engine = _tiny_service(
+        tmp_path_factory.mktemp("hostile"),
         rate_limit_per_ip_per_min=0,
         rate_limit_per_conversation_per_min=0,
         rate_limit_poll_per_ip_per_min=0,
     )
-    db = make_engine(settings.db_url)
-    init_db(db)
-    store = Store(db)
-    Agents(db).add(AGENT, PASSWORD)
-    kb = KnowledgeBase(SentenceEncoder(bert))
-    kb.build([QAPair(1, "Where is my order?", "It is on its way.", "order_status")])
-    names = sorted(json.loads((settings.demo_dir / "intents.json").read_text()))
-    models = Models(
-        intent=TextClassifier.create(bert, names, "intents"),
-        sentiment=TextClassifier.create(bert, ["negative", "neutral", "positive"], "sentiment"),
-        knowledge=kb,
-    )
-    engine = build_engine(settings, store, models)
     with _serve(lambda origin: create_full_app(settings, engine=engine)) as running:
         yield Service(running, store)
 

@@ -585,37 +585,43 @@ class Console:
     waiting_id: str
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """`ui.app.create_full_app` on tiny random models, an agent and a few conversations."""
+def _tiny_service(root: Path, **settings_overrides: Any) -> tuple[Any, Any, Any]:
+    """(settings, store, engine) of the real service on tiny random models under `root`:
+    SQLite, one knowledge-base pair, an agent account (AGENT / PASSWORD)."""
     from tiny_models import make_tiny_bert
 
     from assistant.engine import Models
     from assistant.runtime import build_engine
     from assistant.settings import Settings
-    from assistant.store import BotTurn, CustomerTurn, Store, init_db, make_engine
+    from assistant.store import Store, init_db, make_engine
     from assistant.store.agents import Agents
     from intents import TextClassifier
     from retrieval import KnowledgeBase, QAPair, SentenceEncoder
-    from ui.app import create_full_app
 
-    root = tmp_path_factory.mktemp("console")
     bert = make_tiny_bert(root / "bert")
-    settings = Settings(data_dir=root / "var")
-    demo = settings.demo_dir
+    settings = Settings(data_dir=root / "var", **settings_overrides)
     db = make_engine(settings.db_url)
     init_db(db)
     store = Store(db)
     Agents(db).add(AGENT, PASSWORD)
     kb = KnowledgeBase(SentenceEncoder(bert))
     kb.build([QAPair(1, "Where is my order?", "It is on its way.", "order_status")])
-    names = sorted(json.loads((demo / "intents.json").read_text()))
+    names = sorted(json.loads((settings.demo_dir / "intents.json").read_text()))
     models = Models(
         intent=TextClassifier.create(bert, names, "intents"),
         sentiment=TextClassifier.create(bert, ["negative", "neutral", "positive"], "sentiment"),
         knowledge=kb,
     )
-    engine = build_engine(settings, store, models)
+    return settings, store, build_engine(settings, store, models)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """`ui.app.create_full_app` on tiny random models, an agent and a few conversations."""
+    from assistant.store import BotTurn, CustomerTurn
+    from ui.app import create_full_app
+
+    settings, store, engine = _tiny_service(tmp_path_factory.mktemp("console"))
 
     def conversation(customer: CustomerTurn, bot: BotTurn, status: str) -> str:
         return store.record_turn(None, customer, bot, {}, {}, status=status).conversation_id
